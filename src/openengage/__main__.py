@@ -1,0 +1,3 @@
+from openengage.cli import main
+
+main()

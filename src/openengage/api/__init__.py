@@ -1,0 +1,1 @@
+"""HTTP API: the WebEngage and MoEngage dialects, and the read API."""

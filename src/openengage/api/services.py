@@ -1,0 +1,27 @@
+"""What every route needs, built once per process by the app's lifespan."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from starlette.requests import Request
+
+from openengage.api.auth import AuthCache
+from openengage.settings import Settings
+from openengage.store.base import Store
+from openengage.store.groupcommit import GroupCommitter
+
+
+@dataclasses.dataclass
+class Services:
+    settings: Settings
+    store: Store
+    committer: GroupCommitter
+    auth: AuthCache
+    # last remaining count seen per (account, bucket, window), for headers on refused requests
+    remaining: dict[tuple[int, str], tuple[int, int]] = dataclasses.field(default_factory=dict)
+
+
+def services(request: Request) -> Services:
+    svc: Services = request.app.state.services
+    return svc

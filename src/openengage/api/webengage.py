@@ -1,0 +1,152 @@
+"""The WebEngage REST API dialect: `/v1/accounts/{licenseCode}/users|events|bulk-users|bulk-events`.
+
+Order of checks: format, license code (404), Bearer key and permissions (401), Content-Type (415),
+body size (413), structure (400), then the ingest log decides rate limit (429) and x-request-id
+de-duplication atomically with the durable append. Only a committed append answers 201 "queued".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from openengage.accounts import Account, can_authenticate_rest
+from openengage.api import webengage_responses as we
+from openengage.api.auth import bearer_token
+from openengage.api.body import TooLarge, is_json, read_body
+from openengage.api.services import Services, services
+from openengage.api.webengage_schema import Invalid, decode_body, parse_bulk, parse_event, parse_user
+from openengage.records import Record, encode_records
+from openengage.rules.dates import now_ms
+from openengage.store.base import Outcome, Submission
+from openengage.store.common import window_of
+
+MAX_REQUEST_ID = 200
+
+
+class Refused(Exception):
+    """Answer with this response instead (raised by the shared checks)."""
+
+    def __init__(self, response: Response) -> None:
+        self.response = response
+
+
+def response_format(request: Request) -> str:
+    fmt = request.query_params.get("format", "json").lower()
+    if fmt not in ("json", "xml"):
+        raise Refused(we.error(400, f"Error: format must be json or xml, not '{fmt}'."))
+    return fmt
+
+
+async def authenticate(request: Request, fmt: str) -> Account:
+    """The account of the license code in the path, if the Bearer key may act on it."""
+    svc = services(request)
+    license_code = request.path_params["license_code"]
+    account = await svc.auth.account_by_license(license_code)
+    if account is None:
+        raise Refused(we.error(404, f"Error: no account with license code '{license_code}'.", fmt))
+    token = bearer_token(request.headers.get("authorization"))
+    if token is None:
+        raise Refused(we.error(401, "Error: Unauthorized: send the header Authorization: Bearer <YOUR_API_KEY>.", fmt))
+    principal = await svc.auth.principal(token)
+    if principal is None or principal.account_id != account.id:
+        raise Refused(we.error(401, "Error: Unauthorized: the API key is invalid or has been revoked.", fmt))
+    if not can_authenticate_rest(principal.permissions):
+        raise Refused(
+            we.error(
+                401,
+                "Error: Unauthorized: the key's team member needs the Account Management and Update Data permissions.",
+                fmt,
+            )
+        )
+    return account
+
+
+def limit_headers(limit: int, remaining: int) -> dict[str, str]:
+    if limit <= 0:
+        return {}
+    return {"X-RateLimit-Limit": str(limit), "X-RateLimit-Remaining": str(remaining)}
+
+
+def known_headers(svc: Services, account: Account, bucket: str) -> dict[str, str]:
+    """Headers for a refused request: it consumed nothing, so report the last count seen."""
+    limit = account.limit(bucket)
+    seen = svc.remaining.get((account.id, bucket))
+    remaining = seen[1] if seen is not None and seen[0] == window_of(now_ms()) else limit
+    return limit_headers(limit, remaining)
+
+
+def outcome_headers(svc: Services, account_id: int, outcome: Outcome) -> dict[str, str]:
+    if outcome.limit > 0:
+        svc.remaining[(account_id, outcome.bucket)] = (window_of(now_ms()), outcome.remaining)
+    headers = limit_headers(outcome.limit, outcome.remaining)
+    if outcome.status == "limited":
+        headers["Retry-After"] = str(outcome.reset_seconds)
+    return headers
+
+
+Parser = Callable[[dict[str, Any]], list[Record]]
+
+
+def _single(parse: Callable[[Any], Record]) -> Parser:
+    return lambda body: [parse(body)]
+
+
+def _bulk(key: str, parse: Callable[[Any], Record]) -> Parser:
+    return lambda body: parse_bulk(body, key, parse)
+
+
+def endpoint(bucket: str, parse: Parser, path: str) -> Callable[[Request], Awaitable[Response]]:
+    async def handle(request: Request) -> Response:
+        try:
+            fmt = response_format(request)
+            account = await authenticate(request, fmt)
+        except Refused as refused:
+            return refused.response
+        svc = services(request)
+        headers = known_headers(svc, account, bucket)
+        if not is_json(request):
+            return we.error(415, "Error: Content-Type must be application/json.", fmt, headers)
+        try:
+            body = await read_body(request, svc.settings.max_body_bytes)
+        except TooLarge:
+            return we.error(413, f"Error: request body exceeds {svc.settings.max_body_bytes} bytes.", fmt, headers)
+        request_id = request.headers.get("x-request-id") or None
+        try:
+            if request_id is not None and len(request_id) > MAX_REQUEST_ID:
+                raise Invalid(f"Error: x-request-id can be of maximum {MAX_REQUEST_ID} characters.")
+            records = parse(decode_body(body))
+        except Invalid as exc:
+            return we.error(400, exc.message, fmt, headers, exc.errors)
+        limit = account.limit(bucket)
+        outcome = await svc.committer.submit(
+            Submission(account.id, bucket, 1, limit, encode_records(records), len(records), request_id)
+        )
+        headers = outcome_headers(svc, account.id, outcome)
+        if outcome.status == "limited":
+            message = (
+                f"Error: rate limit of {outcome.limit} requests per minute exceeded for {path}; "
+                f"retry after {outcome.reset_seconds} seconds."
+            )
+            return we.error(429, message, fmt, headers)
+        return we.queued(fmt, headers)
+
+    return handle
+
+
+PREFIX = "/v1/accounts/{license_code}"
+
+routes = [
+    Route(f"{PREFIX}/users", endpoint("users", _single(parse_user), "/users"), methods=["POST"]),
+    Route(f"{PREFIX}/events", endpoint("events", _single(parse_event), "/events"), methods=["POST"]),
+    Route(f"{PREFIX}/bulk-users", endpoint("bulk", _bulk("users", parse_user), "/bulk-users"), methods=["POST"]),
+    Route(
+        f"{PREFIX}/bulk-events",
+        endpoint("bulk", _bulk("events", parse_event), "/bulk-events"),
+        methods=["POST"],
+    ),
+]

@@ -1,0 +1,237 @@
+"""WebEngage request validation: vendor JSON in, internal records out (pure).
+
+Structural problems raise Invalid with the vendor-style message ("Error: ... ."), answered
+synchronously with 400 and nothing stored. Well-typed data that a content rule later drops (a `we_`
+name, a type conflict, a 26th attribute of a type) is accepted here and recorded by the processor.
+Choices where the seeds are silent are documented in docs/webengage.md.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import msgspec
+
+from openengage.records import Drop, EventRecord, UserRecord
+from openengage.rules.dates import DOCUMENTED_FORMAT, epoch_to_ms, parse_iso
+from openengage.rules.system_events import is_system_event
+
+MAX_ID_LENGTH = 100
+MAX_EVENT_NAME_LENGTH = 49
+MAX_BULK = 25
+
+# Seed parameter tables, plus fields public clients send (RudderStack: location fields; rcsOptIn from
+# the current WebEngage page). Values keep their WebEngage names in the profile.
+USER_STRING_FIELDS = (
+    "firstName", "lastName", "email", "company", "hashedEmail", "hashedPhone",
+    "country", "city", "region", "locality", "postalCode",
+)  # fmt: skip
+USER_BOOL_FIELDS = ("emailOptIn", "smsOptIn", "whatsappOptIn", "rcsOptIn")
+GENDERS = ("male", "female", "other")
+_E164 = re.compile(r"\+[1-9]\d{1,14}")
+_ID_FIELDS = ("userId", "anonymousId")
+_USER_KNOWN = {
+    *_ID_FIELDS,
+    *USER_STRING_FIELDS,
+    *USER_BOOL_FIELDS,
+    "birthDate",
+    "gender",
+    "phone",
+    "attributes",
+}
+_EVENT_KNOWN = {*_ID_FIELDS, "eventName", "eventTime", "eventData"}
+
+
+class Invalid(Exception):
+    """A request the API refuses; the message is what the client sees."""
+
+    def __init__(self, message: str, errors: list[dict[str, Any]] | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.errors = errors
+
+
+def _type_name(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list):
+        return "an array"
+    return "an object"
+
+
+def _present(value: Any) -> bool:
+    """Null and "" count as not sent (some clients serialise every field, empty or not)."""
+    return value is not None and value != ""
+
+
+def decode_body(body: bytes) -> dict[str, Any]:
+    if not body.strip():
+        raise Invalid("Error: request body is empty; send a JSON object.")
+    try:
+        data = msgspec.json.decode(body)
+    except msgspec.DecodeError as exc:
+        raise Invalid(f"Error: request body is not valid JSON ({exc}).") from None
+    if not isinstance(data, dict):
+        raise Invalid(f"Error: request body must be a JSON object, not {_type_name(data)}.")
+    return data
+
+
+def _ids(obj: dict[str, Any]) -> tuple[str | None, str | None]:
+    ids: list[str | None] = []
+    for name in _ID_FIELDS:
+        value = obj.get(name)
+        if not _present(value):
+            ids.append(None)
+            continue
+        if not isinstance(value, str):
+            raise Invalid(f"Error: {name} must be a string, not {_type_name(value)}.")
+        if len(value) > MAX_ID_LENGTH:
+            raise Invalid(f"Error: {name} can be of maximum {MAX_ID_LENGTH} characters (got {len(value)}).")
+        ids.append(value)
+    if ids[0] is None and ids[1] is None:
+        raise Invalid("Error: userId and anonymousId cannot be empty.")
+    return ids[0], ids[1]
+
+
+def _unknown(obj: dict[str, Any], known: set[str]) -> list[Drop]:
+    return [Drop(key, "unknown_field", value) for key, value in obj.items() if key not in known]
+
+
+def _date(field: str, value: str) -> int:
+    ms = parse_iso(value)
+    if ms is None:
+        raise Invalid(f"Error: {field} '{value}' is not a valid date; use {DOCUMENTED_FORMAT}.")
+    return ms
+
+
+def _system_fields(obj: dict[str, Any]) -> dict[str, Any]:
+    system: dict[str, Any] = {}
+    for name in USER_STRING_FIELDS:
+        value = obj.get(name)
+        if _present(value):
+            if not isinstance(value, str):
+                raise Invalid(f"Error: {name} must be a string, not {_type_name(value)}.")
+            system[name] = value
+    for name in USER_BOOL_FIELDS:
+        value = obj.get(name)
+        if value is not None:
+            if not isinstance(value, bool):
+                raise Invalid(f"Error: {name} must be a boolean (true or false), not {_type_name(value)}.")
+            system[name] = value
+    birth = obj.get("birthDate")
+    if _present(birth):
+        if not isinstance(birth, str):
+            raise Invalid(f"Error: birthDate must be a string in the format {DOCUMENTED_FORMAT}.")
+        _date("birthDate", birth)
+        system["birthDate"] = birth
+    gender = obj.get("gender")
+    if _present(gender):
+        if not isinstance(gender, str) or gender.lower() not in GENDERS:
+            raise Invalid("Error: gender must be one of male, female or other.")
+        system["gender"] = gender.lower()
+    phone = obj.get("phone")
+    if _present(phone):
+        if not isinstance(phone, str) or not _E164.fullmatch(phone):
+            raise Invalid("Error: phone must be in E.164 format, e.g. +551155256325.")
+        system["phone"] = phone
+    return system
+
+
+def parse_user(obj: Any) -> UserRecord:
+    if not isinstance(obj, dict):
+        raise Invalid(f"Error: a user must be a JSON object, not {_type_name(obj)}.")
+    user_id, anonymous_id = _ids(obj)
+    system = _system_fields(obj)
+    attributes = obj.get("attributes")
+    if attributes is None:
+        attributes = {}
+    elif not isinstance(attributes, dict):
+        raise Invalid(f"Error: attributes must be a JSON object, not {_type_name(attributes)}.")
+    return UserRecord(
+        user_id=user_id,
+        anonymous_id=anonymous_id,
+        system=system,
+        attributes=attributes,
+        dropped=_unknown(obj, _USER_KNOWN),
+    )
+
+
+def _event_time(value: Any) -> tuple[int | None, str | None]:
+    if not _present(value):
+        return None, None
+    if isinstance(value, str):
+        return _date("eventTime", value), value
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return epoch_to_ms(value), None
+    raise Invalid(f"Error: eventTime must be a string in the format {DOCUMENTED_FORMAT}.")
+
+
+def _event_data(value: Any) -> dict[str, Any]:
+    if value is None:
+        return {}
+    if isinstance(value, str):
+        # The seeds type eventData as "String": accept a JSON-encoded object too.
+        try:
+            value = msgspec.json.decode(value)
+        except msgspec.DecodeError:
+            raise Invalid("Error: eventData must be a JSON object of event attributes.") from None
+    if not isinstance(value, dict):
+        raise Invalid(f"Error: eventData must be a JSON object, not {_type_name(value)}.")
+    return value
+
+
+def parse_event(obj: Any) -> EventRecord:
+    if not isinstance(obj, dict):
+        raise Invalid(f"Error: an event must be a JSON object, not {_type_name(obj)}.")
+    user_id, anonymous_id = _ids(obj)
+    name = obj.get("eventName")
+    if not _present(name):
+        raise Invalid("Error: eventName cannot be empty.")
+    if not isinstance(name, str):
+        raise Invalid(f"Error: eventName must be a string, not {_type_name(name)}.")
+    if len(name) > MAX_EVENT_NAME_LENGTH:
+        raise Invalid(
+            f"Error: eventName must be less than {MAX_EVENT_NAME_LENGTH + 1} characters long (got {len(name)})."
+        )
+    if is_system_event(name):
+        raise Invalid(f"Error: eventName '{name}' is a system event; system events cannot be created through the API.")
+    time_ms, time_text = _event_time(obj.get("eventTime"))
+    return EventRecord(
+        name=name,
+        user_id=user_id,
+        anonymous_id=anonymous_id,
+        time_ms=time_ms,
+        time_text=time_text,
+        data=_event_data(obj.get("eventData")),
+        dropped=_unknown(obj, _EVENT_KNOWN),
+    )
+
+
+def parse_bulk(body: dict[str, Any], key: str, parse: Any) -> list[Any]:
+    """`{"users": [...]}` / `{"events": [...]}`: 1 to 25 records, refused whole if any is invalid."""
+    items = body.get(key)
+    if not isinstance(items, list):
+        raise Invalid(f"Error: {key} must be an array of 1 to {MAX_BULK} records.")
+    if not 1 <= len(items) <= MAX_BULK:
+        raise Invalid(f"Error: {key} must hold 1 to {MAX_BULK} records per call (got {len(items)}).")
+    records: list[Any] = []
+    errors: list[dict[str, Any]] = []
+    for index, item in enumerate(items):
+        try:
+            records.append(parse(item))
+        except Invalid as exc:
+            errors.append({"index": index, "message": exc.message})
+    if errors:
+        listed = " ".join(f"{key}[{e['index']}]: {e['message'].removeprefix('Error: ')}" for e in errors)
+        raise Invalid(
+            f"Error: {len(errors)} of {len(items)} records are invalid; nothing was queued. {listed}",
+            errors,
+        )
+    return records

@@ -1,0 +1,84 @@
+"""The ASGI application: routes, lifespan (store, group commit, auth cache), error shapes."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+from collections.abc import AsyncIterator
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from openengage.api import read, webengage
+from openengage.api import webengage_responses as we
+from openengage.api.auth import AuthCache
+from openengage.api.services import Services
+from openengage.lifecycle import die_with_parent
+from openengage.settings import Settings
+from openengage.store import open_store
+from openengage.store.groupcommit import GroupCommitter
+
+log = logging.getLogger("openengage.app")
+PARENT_ENV = "OPENENGAGE_PARENT_PID"
+
+
+async def healthz(request: Request) -> Response:
+    return JSONResponse({"status": "ok"})
+
+
+async def bench_noop(request: Request) -> Response:
+    """The benchmark's baseline: same stack, reads the body, stores nothing."""
+    await request.body()
+    return Response(we.QUEUED_JSON, 201, media_type="application/json")
+
+
+async def not_found(request: Request, exc: Exception) -> Response:
+    status = exc.status_code if isinstance(exc, HTTPException) else 404
+    message = "Error: no such resource." if status == 404 else "Error: method not allowed."
+    return we.error(status, message)
+
+
+async def server_error(request: Request, exc: Exception) -> Response:
+    log.exception("unhandled error", exc_info=exc, extra={"action": "server_error"})
+    return we.error(500, "Error: internal server error; nothing was queued.")
+
+
+def create_app(settings: Settings | None = None) -> Starlette:
+    """The application. Without settings they are read from OPENENGAGE_* (uvicorn's factory mode)."""
+    if settings is None:
+        settings = Settings.from_env()
+        parent = os.environ.get(PARENT_ENV)
+        if parent:  # a uvicorn worker of `serve --workers N`: do not outlive the server
+            die_with_parent(int(parent))
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[dict[str, Any]]:
+        store = open_store(settings)
+        await store.open()
+        committer = GroupCommitter(store, settings.group_commit_records)
+        committer.start()
+        auth = AuthCache(store)
+        await auth.start()
+        app.state.services = Services(settings, store, committer, auth)
+        try:
+            yield {}
+        finally:
+            await auth.stop()
+            await committer.stop()
+            await store.close()
+
+    routes: list[BaseRoute] = [Route("/healthz", healthz, methods=["GET"])]
+    routes += webengage.routes
+    routes += read.routes
+    if settings.bench_routes:
+        routes.append(Route("/_bench/noop", bench_noop, methods=["POST"]))
+    return Starlette(
+        routes=routes,
+        lifespan=lifespan,
+        exception_handlers={404: not_found, 405: not_found, 500: server_error},
+    )

@@ -1,0 +1,91 @@
+"""The one internal record type every dialect translates into.
+
+Vendor shapes end at the API edge: a WebEngage or MoEngage request becomes a list of these records,
+which the ingest log stores (msgspec JSON) and the processor applies. Times are epoch milliseconds.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+
+
+class Drop(msgspec.Struct, frozen=True, omit_defaults=True):
+    """A datum the edge accepted but will not store; the processor records it as a rejection."""
+
+    field: str
+    reason: str
+    value: Any = None
+
+
+class UnsetRule(msgspec.Struct, frozen=True, omit_defaults=True):
+    """Remove custom attributes whose name matches (MoEngage `unset_attributes`)."""
+
+    match: str  # equals | prefix | suffix | contains
+    attr: str
+    case_sensitive: bool = True
+
+
+class UserRecord(msgspec.Struct, tag="user", frozen=True, omit_defaults=True):
+    """Create or update a profile. With both ids and `identify`, the anonymous profile merges in."""
+
+    user_id: str | None = None
+    anonymous_id: str | None = None
+    system: dict[str, Any] = {}
+    attributes: dict[str, Any] = {}
+    identify: bool = True
+    update_existing_only: bool = False
+    add_to_array: dict[str, list[Any]] = {}
+    remove_from_array: dict[str, list[Any]] = {}
+    unset: list[UnsetRule] = []
+    dropped: list[Drop] = []
+
+
+class EventRecord(msgspec.Struct, tag="event", frozen=True, omit_defaults=True):
+    """Append one event to the profile of `user_id` (or, without it, of `anonymous_id`)."""
+
+    name: str
+    user_id: str | None = None
+    anonymous_id: str | None = None
+    time_ms: int | None = None  # None: the time the request was accepted
+    time_text: str | None = None  # the time exactly as the client sent it
+    data: dict[str, Any] = {}
+    context: dict[str, Any] = {}  # platform, app version, device id ... (MoEngage)
+    dropped: list[Drop] = []
+
+
+class DeviceRecord(msgspec.Struct, tag="device", frozen=True, omit_defaults=True):
+    """Create or update a device of an existing known user (MoEngage)."""
+
+    user_id: str
+    device_id: str | None = None
+    attributes: dict[str, Any] = {}
+    dropped: list[Drop] = []
+
+
+class MergeRecord(msgspec.Struct, tag="merge", frozen=True, omit_defaults=True):
+    """Merge one known user into another (MoEngage merge)."""
+
+    merged_user: str
+    retained_user: str
+
+
+class DeleteRecord(msgspec.Struct, tag="delete", frozen=True, omit_defaults=True):
+    """Delete a known user's profile and identities (MoEngage delete)."""
+
+    user_id: str
+
+
+Record = UserRecord | EventRecord | DeviceRecord | MergeRecord | DeleteRecord
+
+_encoder = msgspec.json.Encoder()
+_decoder = msgspec.json.Decoder(list[Record])
+
+
+def encode_records(records: list[Record]) -> bytes:
+    return _encoder.encode(records)
+
+
+def decode_records(payload: bytes) -> list[Record]:
+    return _decoder.decode(payload)

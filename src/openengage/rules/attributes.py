@@ -1,0 +1,184 @@
+"""Custom attribute rules from the WebEngage seeds, as pure functions.
+
+- names are case-sensitive and must be less than 50 characters; names starting `we_` are ignored;
+- string values must be less than 1000 characters, the rest is truncated;
+- types are String, Number, Boolean, Date, JSON Array and JSON Object; the first value of an attribute
+  fixes its type and later values of another type are dropped;
+- at most 25 custom attributes of each type per scope (user attributes of an account, or the
+  attributes of one event name).
+Every drop or truncation comes back as an Issue, which the processor records.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections import Counter
+from collections.abc import Mapping
+from typing import Any
+
+from openengage.rules.dates import parse_iso
+
+STRING = "String"
+NUMBER = "Number"
+BOOLEAN = "Boolean"
+DATE = "Date"
+ARRAY = "JSON Array"
+OBJECT = "JSON Object"
+TYPES: tuple[str, ...] = (STRING, NUMBER, BOOLEAN, DATE, ARRAY, OBJECT)
+
+MAX_NAME_LENGTH = 49
+MAX_STRING_LENGTH = 999
+MAX_PER_TYPE = 25
+RESERVED_PREFIX = "we_"
+
+# Rejection reasons (stable codes, shown by the rejections API).
+R_RESERVED_PREFIX = "reserved_prefix"
+R_NAME_TOO_LONG = "name_too_long"
+R_EMPTY_NAME = "empty_name"
+R_TYPE_CONFLICT = "type_conflict"
+R_TYPE_LIMIT = "type_limit"
+R_NULL_VALUE = "null_value"
+R_TRUNCATED = "truncated"
+
+
+@dataclasses.dataclass(frozen=True)
+class Issue:
+    """One dropped or truncated datum. `dropped` is False for truncations (the value was kept)."""
+
+    field: str
+    reason: str
+    detail: str
+    value: Any = None
+    dropped: bool = True
+
+
+def value_type(value: Any) -> str | None:
+    """The attribute type of a JSON value; None for null."""
+    if isinstance(value, bool):
+        return BOOLEAN
+    if isinstance(value, int | float):
+        return NUMBER
+    if isinstance(value, str):
+        return DATE if parse_iso(value) is not None else STRING
+    if isinstance(value, list):
+        return ARRAY
+    if isinstance(value, dict):
+        return OBJECT
+    return None
+
+
+def name_issue(field: str, name: str) -> Issue | None:
+    """Why an attribute name cannot be stored, or None."""
+    if name == "":
+        return Issue(field, R_EMPTY_NAME, "attribute names cannot be empty")
+    if name.startswith(RESERVED_PREFIX):
+        return Issue(field, R_RESERVED_PREFIX, "names starting with 'we_' are reserved and ignored")
+    if len(name) > MAX_NAME_LENGTH:
+        return Issue(field, R_NAME_TOO_LONG, f"names must be less than {MAX_NAME_LENGTH + 1} characters")
+    return None
+
+
+def truncate(field: str, value: str) -> tuple[str, Issue | None]:
+    if len(value) <= MAX_STRING_LENGTH:
+        return value, None
+    issue = Issue(
+        field,
+        R_TRUNCATED,
+        f"string of {len(value)} characters truncated to {MAX_STRING_LENGTH}",
+        value[:80] + "…",
+        dropped=False,
+    )
+    return value[:MAX_STRING_LENGTH], issue
+
+
+class Schema:
+    """The locked types of one scope. `admit` locks new names; it never changes a locked type."""
+
+    def __init__(self, types: Mapping[str, str] | None = None) -> None:
+        self.types: dict[str, str] = dict(types or {})
+        self.counts: Counter[str] = Counter(self.types.values())
+        self.added: dict[str, tuple[str, int]] = {}  # name -> (type, first seen ms)
+
+    def admit(self, field: str, name: str, vtype: str, value: Any, at: int = 0) -> Issue | None:
+        locked = self.types.get(name)
+        if locked is None:
+            if self.counts[vtype] >= MAX_PER_TYPE:
+                return Issue(
+                    field,
+                    R_TYPE_LIMIT,
+                    f"already {MAX_PER_TYPE} custom attributes of type {vtype}",
+                    _preview(value),
+                )
+            self.types[name] = vtype
+            self.counts[vtype] += 1
+            self.added[name] = (vtype, at)
+            return None
+        if locked == vtype or (locked == STRING and vtype == DATE):
+            return None  # a date-looking string is still a string
+        return Issue(field, R_TYPE_CONFLICT, f"type is locked to {locked}; got {vtype}", _preview(value))
+
+
+def clean_attributes(
+    prefix: str, attributes: Mapping[str, Any], schema: Schema, at: int = 0
+) -> tuple[dict[str, Any], list[Issue]]:
+    """Apply name, null, truncation, type-lock and per-type-limit rules to one attribute map."""
+    kept: dict[str, Any] = {}
+    issues: list[Issue] = []
+    for name, value in attributes.items():
+        field = f"{prefix}.{name}"
+        problem = name_issue(field, name)
+        if problem is not None:
+            issues.append(dataclasses.replace(problem, value=_preview(value)))
+            continue
+        vtype = value_type(value)
+        if vtype is None:
+            issues.append(Issue(field, R_NULL_VALUE, "null values are ignored"))
+            continue
+        locked = schema.admit(field, name, vtype, value, at)
+        if locked is not None:
+            issues.append(locked)
+            continue
+        if isinstance(value, str):
+            value, cut = truncate(field, value)
+            if cut is not None:
+                issues.append(cut)
+        kept[name] = value
+    return kept, issues
+
+
+def _preview(value: Any) -> Any:
+    """Values are kept in rejections for debugging, but long strings are shortened."""
+    if isinstance(value, str) and len(value) > 200:
+        return value[:200] + "…"
+    return value
+
+
+def add_values(current: Any, values: list[Any]) -> list[Any]:
+    """MoEngage `addValueToArrayField`: append the values not already present."""
+    out = list(current) if isinstance(current, list) else []
+    for value in values:
+        if value not in out:
+            out.append(value)
+    return out
+
+
+def remove_values(current: Any, values: list[Any]) -> list[Any]:
+    """MoEngage `removeValueFromArrayField`."""
+    if not isinstance(current, list):
+        return []
+    return [v for v in current if v not in values]
+
+
+def unset_matches(name: str, match: str, attr: str, case_sensitive: bool) -> bool:
+    """MoEngage `unset_attributes` rule: equals, prefix, suffix or contains."""
+    if not case_sensitive:
+        name, attr = name.lower(), attr.lower()
+    if match == "equals":
+        return name == attr
+    if match == "prefix":
+        return name.startswith(attr)
+    if match == "suffix":
+        return name.endswith(attr)
+    if match == "contains":
+        return attr in name
+    return False

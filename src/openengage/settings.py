@@ -1,0 +1,118 @@
+"""Settings: one registry of (name, default, help), read from OPENENGAGE_* variables.
+
+CLI flags override the environment; the environment overrides the defaults.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Mapping
+from typing import Any
+
+from openengage.errors import ConfigError
+
+ENV_PREFIX = "OPENENGAGE_"
+
+
+@dataclasses.dataclass(frozen=True)
+class Setting:
+    name: str
+    default: Any
+    help: str
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting("database_url", "sqlite:///openengage.db", "Store URL: sqlite:///PATH or postgresql://..."),
+    Setting("host", "127.0.0.1", "Interface the HTTP server binds to."),
+    Setting("port", 8000, "TCP port of the HTTP server."),
+    Setting("workers", 1, "Number of API processes `serve` runs."),
+    Setting("processor", True, "Whether `serve` runs the processor next to the API."),
+    Setting("migrate", True, "Whether `serve` applies pending migrations on start."),
+    Setting("sync", "full", "SQLite durability: full (fsync before every ack) or normal (no fsync)."),
+    Setting("max_body_bytes", 1_048_576, "Largest WebEngage request body accepted (413 above)."),
+    Setting("batch_records", 2000, "Most records the processor applies in one transaction."),
+    Setting("group_commit_records", 2000, "Most records one ingest-log commit carries."),
+    Setting("poll_interval", 0.05, "Seconds the idle processor waits before looking for new work."),
+    Setting("pool_min", 2, "PostgreSQL: connections each process keeps open."),
+    Setting("pool_max", 10, "PostgreSQL: most connections each process opens."),
+    Setting("log_level", "info", "Log level: debug, info, warning or error."),
+    Setting("bench_routes", False, "Mount the benchmark's no-op route (POST /_bench/noop)."),
+)
+
+_BY_NAME = {s.name: s for s in SETTINGS}
+
+
+def _cast(name: str, raw: str, default: Any) -> Any:
+    if isinstance(default, bool):
+        low = raw.strip().lower()
+        if low in ("1", "true", "yes", "on"):
+            return True
+        if low in ("0", "false", "no", "off"):
+            return False
+        raise ConfigError(f"Setting '{ENV_PREFIX}{name.upper()}' has value '{raw}'. Not a valid bool.")
+    if isinstance(default, int):
+        try:
+            return int(raw)
+        except ValueError:
+            raise ConfigError(f"Setting '{ENV_PREFIX}{name.upper()}' has value '{raw}'. Not a valid integer.") from None
+    if isinstance(default, float):
+        try:
+            return float(raw)
+        except ValueError:
+            raise ConfigError(f"Setting '{ENV_PREFIX}{name.upper()}' has value '{raw}'. Not a valid number.") from None
+    return raw
+
+
+@dataclasses.dataclass(frozen=True)
+class Settings:
+    database_url: str = "sqlite:///openengage.db"
+    host: str = "127.0.0.1"
+    port: int = 8000
+    workers: int = 1
+    processor: bool = True
+    migrate: bool = True
+    sync: str = "full"
+    max_body_bytes: int = 1_048_576
+    batch_records: int = 2000
+    group_commit_records: int = 2000
+    poll_interval: float = 0.05
+    pool_min: int = 2
+    pool_max: int = 10
+    log_level: str = "info"
+    bench_routes: bool = False
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
+        """Defaults, then OPENENGAGE_* variables, then explicit overrides (None means 'not given')."""
+        env = os.environ if environ is None else environ
+        values: dict[str, Any] = {}
+        for s in SETTINGS:
+            raw = env.get(ENV_PREFIX + s.name.upper())
+            values[s.name] = s.default if raw is None or raw == "" else _cast(s.name, raw, s.default)
+        for key, value in overrides.items():
+            if key not in _BY_NAME:
+                raise ConfigError(f"Unknown setting '{key}'.")
+            if value is not None:
+                values[key] = value
+        settings = cls(**values)
+        settings.validate()
+        return settings
+
+    def validate(self) -> None:
+        if self.sync not in ("full", "normal"):
+            raise ConfigError(f"Setting 'sync' has value '{self.sync}'. Use 'full' or 'normal'.")
+        if self.workers < 1:
+            raise ConfigError("Setting 'workers' must be at least 1.")
+        if self.batch_records < 1 or self.group_commit_records < 1:
+            raise ConfigError("Batch sizes must be at least 1.")
+
+    def to_env(self) -> dict[str, str]:
+        """The settings as OPENENGAGE_* variables, for child processes."""
+        out: dict[str, str] = {}
+        for s in SETTINGS:
+            value = getattr(self, s.name)
+            if isinstance(value, bool):
+                value = "true" if value else "false"
+            out[ENV_PREFIX + s.name.upper()] = str(value)
+        return out

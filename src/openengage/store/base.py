@@ -1,0 +1,246 @@
+"""The Store contract: the one seam between OpenEngage and its database.
+
+SQLite and PostgreSQL implement it and pass the same contract suite (tests/store/). Everything a
+backend hands out or takes in is defined here, as plain data:
+
+- ingest: `append` commits a batch of Submissions (group commit) and answers an Outcome for each;
+- processing: `process` claims log entries in order, loads the State the Planner asks for, lets the
+  Planner (pure) turn entries into Effects, writes them and acknowledges the entries in one transaction;
+- reads: profiles, events, stats, schema, rejections, merges;
+- administration: accounts, team members, keys, limits (every change bumps `config_version`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from typing import Any, Protocol
+
+from openengage.accounts import Account, Credentials, Member, Principal
+from openengage.records import Record
+from openengage.rules.identity import ProfileData
+
+# ---------------------------------------------------------------- ingest
+
+
+@dataclasses.dataclass(frozen=True)
+class Submission:
+    """One accepted request: its records, already encoded, and what it costs against its limit."""
+
+    account_id: int
+    bucket: str  # rate-limit name: users, events, bulk, moengage-users, moengage-events
+    cost: int  # units charged against the bucket (requests or records)
+    limit: int  # per-minute limit of the bucket; 0 = unlimited
+    payload: bytes  # encode_records(...)
+    records: int  # number of records in payload
+    request_id: str | None = None
+    extra_costs: tuple[tuple[str, int, int], ...] = ()  # more (bucket, cost, limit) charged together
+
+
+@dataclasses.dataclass(frozen=True)
+class Outcome:
+    """What happened to a Submission. `status` is accepted, duplicate or limited."""
+
+    status: str
+    limit: int = 0
+    remaining: int = 0
+    reset_seconds: int = 0
+    bucket: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return self.status != "limited"
+
+
+# ---------------------------------------------------------------- processing
+
+
+@dataclasses.dataclass(frozen=True)
+class LogEntry:
+    id: int
+    account_id: int
+    received_at: int
+    records: list[Record]
+
+
+@dataclasses.dataclass(frozen=True)
+class Needs:
+    """What the Planner must see: identities (account, kind, value) and attribute scopes (account, scope)."""
+
+    identities: set[tuple[int, str, str]]
+    scopes: set[tuple[int, str]]
+
+
+@dataclasses.dataclass
+class StoredProfile:
+    id: int
+    account_id: int
+    data: ProfileData
+    devices: dict[str, dict[str, Any]] = dataclasses.field(default_factory=dict)
+
+
+@dataclasses.dataclass
+class State:
+    """The slice of the store a batch touches, as loaded inside the processing transaction."""
+
+    identities: dict[tuple[int, str, str], int]  # (account, "u"|"a", value) -> profile id
+    profiles: dict[int, StoredProfile]
+    schemas: dict[tuple[int, str], dict[str, str]]  # (account, scope) -> {attribute: type}
+
+
+@dataclasses.dataclass(frozen=True)
+class EventRow:
+    id: int  # (log entry id << 16) | position: unique, and ordered by acceptance
+    account_id: int
+    profile_id: int
+    user_id: str | None
+    anonymous_id: str | None
+    name: str
+    time_ms: int
+    time_text: str | None
+    data: dict[str, Any]
+    context: dict[str, Any]
+    received_at: int
+
+
+@dataclasses.dataclass(frozen=True)
+class RejectionRow:
+    account_id: int
+    log_id: int
+    kind: str  # user | event | device | merge | delete
+    user_id: str | None
+    anonymous_id: str | None
+    event_name: str | None
+    field: str
+    reason: str
+    detail: str
+    value: Any
+    dropped: bool
+    at: int
+
+
+@dataclasses.dataclass(frozen=True)
+class MergeRow:
+    account_id: int
+    from_profile: int
+    into_profile: int
+    anonymous_id: str | None
+    merged_user: str | None
+    user_id: str | None
+    kind: str  # identify (anonymous -> known) | merge (known -> known, MoEngage)
+    log_id: int
+    at: int
+
+
+@dataclasses.dataclass
+class Effects:
+    """Everything one batch changes. Profile ids below 0 are new profiles (the store assigns ids).
+
+    The store applies, in this order: insert `new_profiles` (mapping temporary ids), write
+    `profiles` (final content of every touched profile), upsert `identities`, insert `events`,
+    repoint `moves` (identities, events and devices of merged profiles), delete `deletes`, then the
+    ledger, rejections, schema additions, stats deltas and the acknowledgement.
+    """
+
+    new_profiles: dict[int, int] = dataclasses.field(default_factory=dict)  # temp id -> account
+    profiles: dict[int, StoredProfile] = dataclasses.field(default_factory=dict)
+    seen_only: dict[int, tuple[int, int]] = dataclasses.field(default_factory=dict)  # id -> first, last
+    identities: dict[tuple[int, str, str], int] = dataclasses.field(default_factory=dict)
+    forget: set[tuple[int, str, str]] = dataclasses.field(default_factory=set)
+    events: list[EventRow] = dataclasses.field(default_factory=list)
+    moves: list[tuple[int, int]] = dataclasses.field(default_factory=list)
+    deletes: list[int] = dataclasses.field(default_factory=list)
+    devices: dict[tuple[int, str], dict[str, Any] | None] = dataclasses.field(default_factory=dict)
+    merges: list[MergeRow] = dataclasses.field(default_factory=list)
+    rejections: list[RejectionRow] = dataclasses.field(default_factory=list)
+    schema: list[tuple[int, str, str, str, int]] = dataclasses.field(default_factory=list)
+    stats: dict[int, dict[str, int]] = dataclasses.field(default_factory=dict)
+
+
+class Planner(Protocol):
+    def needs(self, entries: Sequence[LogEntry]) -> Needs: ...
+
+    def plan(self, entries: Sequence[LogEntry], state: State) -> Effects: ...
+
+
+# ---------------------------------------------------------------- reads
+
+
+@dataclasses.dataclass(frozen=True)
+class Profile:
+    id: int
+    account_id: int
+    data: ProfileData
+    anonymous_ids: list[str]
+    devices: list[dict[str, Any]]
+
+
+@dataclasses.dataclass(frozen=True)
+class Page:
+    items: list[dict[str, Any]]
+    next: str | None
+
+
+@dataclasses.dataclass(frozen=True)
+class Stats:
+    users: int
+    anonymous_users: int
+    events: int
+    pending: int
+
+
+@dataclasses.dataclass(frozen=True)
+class StoreStatus:
+    reachable: bool
+    migrated: bool
+    pending_migrations: list[str]
+    detail: str = ""
+
+
+# ---------------------------------------------------------------- the contract
+
+
+class Store(Protocol):
+    """A storage backend. All methods are safe to call concurrently from one event loop."""
+
+    url: str
+
+    # lifecycle
+    async def open(self) -> None: ...
+    async def close(self) -> None: ...
+    async def migrate(self) -> list[str]: ...
+    async def check(self) -> StoreStatus: ...
+
+    # ingest log
+    async def append(self, batch: Sequence[Submission]) -> list[Outcome]: ...
+    async def process(self, planner: Planner, limit: int) -> int: ...
+    async def maintain(self, now_ms: int) -> None: ...
+
+    # administration
+    async def config_version(self) -> int: ...
+    async def create_account(
+        self, name: str, owner_email: str, limits: dict[str, int] | None = None
+    ) -> Credentials: ...
+    async def list_accounts(self) -> list[Account]: ...
+    async def account_by_license(self, license_code: str) -> Account | None: ...
+    async def account_by_app_id(self, app_id: str) -> Account | None: ...
+    async def set_limits(self, account_id: int, limits: dict[str, int]) -> Account: ...
+    async def rotate_data_api_key(self, account_id: int) -> str: ...
+    async def add_member(
+        self, account_id: int, email: str, role: str, permissions: frozenset[str]
+    ) -> tuple[Member, str]: ...
+    async def list_members(self, account_id: int) -> list[Member]: ...
+    async def set_role(self, account_id: int, email: str, role: str, permissions: frozenset[str]) -> Member: ...
+    async def remove_member(self, account_id: int, email: str) -> None: ...
+    async def issue_key(self, account_id: int, email: str) -> str: ...
+    async def revoke_key(self, account_id: int, email: str, by_email: str) -> None: ...
+    async def list_keys(self, account_id: int) -> list[dict[str, Any]]: ...
+    async def principal(self, key_hash: str) -> Principal | None: ...
+
+    # reads (every one scoped to its account)
+    async def profile(self, account_id: int, kind: str, value: str) -> Profile | None: ...
+    async def events(self, account_id: int, profile_id: int, limit: int, cursor: str | None) -> Page: ...
+    async def stats(self, account_id: int) -> Stats: ...
+    async def schema(self, account_id: int) -> dict[str, Any]: ...
+    async def rejections(self, account_id: int, limit: int, cursor: str | None, user_id: str | None) -> Page: ...
+    async def merges(self, account_id: int, limit: int, cursor: str | None) -> Page: ...

@@ -1,0 +1,224 @@
+-- Named queries of the SQLite store. `main` is the store file; `log` the ingest-log file.
+
+-- ============================================================ ingest log (log file)
+
+-- name: append_entry
+INSERT INTO entries (account_id, received_at, n, payload) VALUES (?, ?, ?, ?);
+
+-- name: request_id_seen
+SELECT accepted_at FROM request_ids WHERE account_id = ? AND request_id = ?;
+
+-- name: request_id_put
+INSERT INTO request_ids (account_id, request_id, accepted_at) VALUES (?, ?, ?)
+ON CONFLICT (account_id, request_id) DO UPDATE SET accepted_at = excluded.accepted_at;
+
+-- name: window_get
+SELECT window, used FROM rate_windows WHERE account_id = ? AND bucket = ?;
+
+-- name: window_put
+INSERT INTO rate_windows (account_id, bucket, window, used) VALUES (?, ?, ?, ?)
+ON CONFLICT (account_id, bucket) DO UPDATE SET window = excluded.window, used = excluded.used;
+
+-- name: claim_entries
+SELECT id, account_id, received_at, n, payload FROM entries WHERE id > ? ORDER BY id LIMIT ?;
+
+-- name: prune_entries
+DELETE FROM entries WHERE id <= ?;
+
+-- name: prune_request_ids
+DELETE FROM request_ids WHERE accepted_at < ?;
+
+-- name: log_max_id
+SELECT coalesce(max(id), 0) FROM entries;
+
+-- name: pending_records
+SELECT coalesce(sum(n), 0) FROM log.entries WHERE account_id = ? AND id > ?;
+
+-- ============================================================ processing (main file)
+
+-- name: cursor_get
+SELECT log_id FROM processor_cursor WHERE id = 1;
+
+-- name: cursor_put
+UPDATE processor_cursor SET log_id = ? WHERE id = 1;
+
+-- name: identities_in
+SELECT value, profile_id FROM identities
+WHERE account_id = ? AND kind = ? AND value IN (SELECT value FROM json_each(?));
+
+-- name: profiles_in
+SELECT id, account_id, user_id, system, attributes, first_seen, last_seen FROM profiles
+WHERE id IN (SELECT value FROM json_each(?));
+
+-- name: devices_in
+SELECT profile_id, device_id, attributes FROM devices WHERE profile_id IN (SELECT value FROM json_each(?));
+
+-- name: schema_in
+SELECT scope, name, type FROM attribute_schema
+WHERE account_id = ? AND scope IN (SELECT value FROM json_each(?));
+
+-- name: profile_insert
+INSERT INTO profiles (account_id, user_id, system, attributes, first_seen, last_seen, created_at, updated_at)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?);
+
+-- name: profile_update
+UPDATE profiles SET user_id = ?, system = ?, attributes = ?, first_seen = ?, last_seen = ?, updated_at = ?
+WHERE id = ?;
+
+-- name: profile_seen
+UPDATE profiles SET first_seen = ?, last_seen = ? WHERE id = ?;
+
+-- name: identity_put
+INSERT INTO identities (account_id, kind, value, profile_id) VALUES (?, ?, ?, ?)
+ON CONFLICT (account_id, kind, value) DO UPDATE SET profile_id = excluded.profile_id;
+
+-- name: identity_forget
+DELETE FROM identities WHERE account_id = ? AND kind = ? AND value = ?;
+
+-- name: event_insert
+INSERT INTO events (id, account_id, profile_id, user_id, anonymous_id, name, time_ms, time_text, data, context, received_at)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?);
+
+-- name: move_identities
+UPDATE identities SET profile_id = ? WHERE profile_id = ?;
+
+-- name: move_events
+UPDATE events SET profile_id = ? WHERE profile_id = ?;
+
+-- name: move_devices
+UPDATE OR IGNORE devices SET profile_id = ? WHERE profile_id = ?;
+
+-- name: delete_identities
+DELETE FROM identities WHERE profile_id = ?;
+
+-- name: delete_devices
+DELETE FROM devices WHERE profile_id = ?;
+
+-- name: delete_profile
+DELETE FROM profiles WHERE id = ?;
+
+-- name: device_put
+INSERT INTO devices (profile_id, device_id, attributes, updated_at) VALUES (?, ?, ?, ?)
+ON CONFLICT (profile_id, device_id) DO UPDATE SET attributes = excluded.attributes, updated_at = excluded.updated_at;
+
+-- name: device_delete
+DELETE FROM devices WHERE profile_id = ? AND device_id = ?;
+
+-- name: merge_insert
+INSERT INTO merges (account_id, from_profile, into_profile, anonymous_id, merged_user, user_id, kind, log_id, at)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?);
+
+-- name: rejection_insert
+INSERT INTO rejections (account_id, log_id, kind, user_id, anonymous_id, event_name, field, reason, detail, value, dropped, at)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?);
+
+-- name: schema_insert
+INSERT OR IGNORE INTO attribute_schema (account_id, scope, name, type, first_seen) VALUES (?, ?, ?, ?, ?);
+
+-- name: stats_add
+INSERT INTO account_stats (account_id, users, anonymous_users, events) VALUES (?, ?, ?, ?)
+ON CONFLICT (account_id) DO UPDATE SET
+    users = users + excluded.users,
+    anonymous_users = anonymous_users + excluded.anonymous_users,
+    events = events + excluded.events;
+
+-- ============================================================ administration
+
+-- name: config_version
+SELECT version FROM config_version WHERE id = 1;
+
+-- name: config_bump
+UPDATE config_version SET version = version + 1 WHERE id = 1;
+
+-- name: account_insert
+INSERT INTO accounts (name, license_code, app_id, data_api_key_hash, created_at) VALUES (?, ?, ?, ?, ?);
+
+-- name: accounts_all
+SELECT id, name, license_code, app_id, data_api_key_hash FROM accounts ORDER BY id;
+
+-- name: account_by_license
+SELECT id, name, license_code, app_id, data_api_key_hash FROM accounts WHERE license_code = ?;
+
+-- name: account_by_app_id
+SELECT id, name, license_code, app_id, data_api_key_hash FROM accounts WHERE app_id = ?;
+
+-- name: account_by_id
+SELECT id, name, license_code, app_id, data_api_key_hash FROM accounts WHERE id = ?;
+
+-- name: account_data_key
+UPDATE accounts SET data_api_key_hash = ? WHERE id = ?;
+
+-- name: limits_of
+SELECT name, per_minute FROM rate_limits WHERE account_id = ?;
+
+-- name: limit_put
+INSERT INTO rate_limits (account_id, name, per_minute) VALUES (?, ?, ?)
+ON CONFLICT (account_id, name) DO UPDATE SET per_minute = excluded.per_minute;
+
+-- name: member_insert
+INSERT INTO members (account_id, email, role, permissions, created_at) VALUES (?, ?, ?, ?, ?);
+
+-- name: member_get
+SELECT id, account_id, email, role, permissions,
+       EXISTS (SELECT 1 FROM api_keys k WHERE k.member_id = members.id AND k.revoked_at IS NULL)
+FROM members WHERE account_id = ? AND email = ?;
+
+-- name: members_of
+SELECT id, account_id, email, role, permissions,
+       EXISTS (SELECT 1 FROM api_keys k WHERE k.member_id = members.id AND k.revoked_at IS NULL)
+FROM members WHERE account_id = ? ORDER BY id;
+
+-- name: member_role
+UPDATE members SET role = ?, permissions = ? WHERE id = ?;
+
+-- name: member_delete
+DELETE FROM members WHERE id = ?;
+
+-- name: key_insert
+INSERT INTO api_keys (member_id, account_id, key_hash, hint, created_at) VALUES (?, ?, ?, ?, ?);
+
+-- name: keys_revoke_member
+UPDATE api_keys SET revoked_at = ?, revoked_reason = ? WHERE member_id = ? AND revoked_at IS NULL;
+
+-- name: keys_of
+SELECT m.email, k.hint, k.created_at, k.revoked_at, k.revoked_reason
+FROM api_keys k JOIN members m ON m.id = k.member_id WHERE k.account_id = ? ORDER BY k.id;
+
+-- name: principal
+SELECT k.key_hash, m.id, m.account_id, m.email, m.permissions
+FROM api_keys k JOIN members m ON m.id = k.member_id
+WHERE k.key_hash = ? AND k.revoked_at IS NULL;
+
+-- ============================================================ reads
+
+-- name: identity_get
+SELECT profile_id FROM identities WHERE account_id = ? AND kind = ? AND value = ?;
+
+-- name: profile_get
+SELECT id, account_id, user_id, system, attributes, first_seen, last_seen FROM profiles
+WHERE id = ? AND account_id = ?;
+
+-- name: profile_anonymous_ids
+SELECT value FROM identities WHERE profile_id = ? AND kind = 'a' ORDER BY value;
+
+-- name: profile_devices
+SELECT attributes FROM devices WHERE profile_id = ? ORDER BY updated_at DESC, device_id;
+
+-- name: events_page
+SELECT id, user_id, anonymous_id, name, time_ms, time_text, data, context, received_at FROM events
+WHERE profile_id = ? AND account_id = ? AND (time_ms, id) < (?, ?)
+ORDER BY time_ms DESC, id DESC LIMIT ?;
+
+-- name: stats_get
+SELECT users, anonymous_users, events FROM account_stats WHERE account_id = ?;
+
+-- name: schema_all
+SELECT scope, name, type, first_seen FROM attribute_schema WHERE account_id = ? ORDER BY scope, name;
+
+-- name: rejections_page
+SELECT id, log_id, kind, user_id, anonymous_id, event_name, field, reason, detail, value, dropped, at
+FROM rejections WHERE account_id = ? AND id < ? AND (? IS NULL OR user_id = ?) ORDER BY id DESC LIMIT ?;
+
+-- name: merges_page
+SELECT id, from_profile, into_profile, anonymous_id, merged_user, user_id, kind, log_id, at
+FROM merges WHERE account_id = ? AND id < ? ORDER BY id DESC LIMIT ?;

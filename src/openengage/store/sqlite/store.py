@@ -1,0 +1,620 @@
+"""SQLite store: two WAL files, one writer thread each, a small pool of readers.
+
+- `PATH` holds accounts, profiles, events and everything the processor writes;
+- `PATH` with `.ingest` before its suffix holds the ingest log, request ids and rate windows.
+Two files so that API appends and processor transactions never queue on one write lock. The
+processor acknowledges an entry by advancing `processor_cursor` in the store file, in the same
+transaction as the entry's effects: exactly-once without a transaction spanning both files.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import sqlite3
+import threading
+import time
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any, TypeVar
+
+from openengage import accounts as acc_rules
+from openengage.accounts import Account, Credentials, Member, Principal
+from openengage.errors import Conflict, NotFound, PermissionDenied, StoreUnavailable
+from openengage.records import decode_records
+from openengage.store import common, migrations
+from openengage.store.base import (
+    Effects,
+    LogEntry,
+    Needs,
+    Outcome,
+    Page,
+    Planner,
+    Profile,
+    State,
+    Stats,
+    StoredProfile,
+    StoreStatus,
+    Submission,
+)
+from openengage.store.sql import load_queries
+
+Q = load_queries("openengage.store.sqlite")
+T = TypeVar("T")
+_PACKAGE = "openengage.store.sqlite"
+
+
+def ingest_path(path: str) -> str:
+    p = Path(path)
+    return str(p.with_name(p.stem + ".ingest" + (p.suffix or ".db")))
+
+
+def _now() -> int:
+    return int(time.time() * 1000)
+
+
+class SqliteStore:
+    def __init__(self, url: str, sync: str = "full") -> None:
+        if not url.startswith("sqlite:///"):
+            raise ValueError(f"not a SQLite URL: {url}")
+        self.url = url
+        self.path = url.removeprefix("sqlite:///")
+        self.log_path = ingest_path(self.path)
+        self.sync = "FULL" if sync == "full" else "NORMAL"
+        self._local = threading.local()
+        self._log_writer = ThreadPoolExecutor(1, thread_name_prefix="oe-log")
+        self._main_writer = ThreadPoolExecutor(1, thread_name_prefix="oe-main")
+        self._readers = ThreadPoolExecutor(4, thread_name_prefix="oe-read")
+        self._conns: list[sqlite3.Connection] = []
+        self._conns_lock = threading.Lock()
+
+    # ------------------------------------------------------------ connections
+
+    def _connect(self, path: str, *, readonly: bool = False) -> sqlite3.Connection:
+        conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=30)
+        conn.execute("PRAGMA busy_timeout = 30000")
+        conn.execute(f"PRAGMA synchronous = {self.sync}")
+        if readonly:
+            conn.execute("PRAGMA query_only = 1")
+        with self._conns_lock:
+            self._conns.append(conn)
+        return conn
+
+    def _conn(self, name: str) -> sqlite3.Connection:
+        """Thread-local connections: 'log' and 'main' (writers), 'log_read', 'read' (main + log)."""
+        conn: sqlite3.Connection | None = getattr(self._local, name, None)
+        if conn is None:
+            if name == "log":
+                conn = self._connect(self.log_path)
+            elif name == "log_read":
+                conn = self._connect(self.log_path, readonly=True)
+            elif name == "main":
+                conn = self._connect(self.path)
+            else:
+                conn = self._connect(self.path)
+                conn.execute("ATTACH DATABASE ? AS log", (self.log_path,))
+                conn.execute("PRAGMA query_only = 1")
+            setattr(self._local, name, conn)
+        return conn
+
+    async def _run(self, pool: ThreadPoolExecutor, fn: Callable[..., T], *args: Any) -> T:
+        return await asyncio.get_running_loop().run_in_executor(pool, fn, *args)
+
+    # ------------------------------------------------------------ lifecycle
+
+    async def open(self) -> None:
+        status = await self.check()
+        if not status.reachable:
+            raise StoreUnavailable(status.detail)
+        if not status.migrated:
+            raise StoreUnavailable(
+                f"the SQLite store {self.path} is not migrated ({len(status.pending_migrations)} pending); "
+                "run `openengage migrate`"
+            )
+
+    async def close(self) -> None:
+        for pool in (self._log_writer, self._main_writer, self._readers):
+            pool.shutdown(wait=True)
+        with self._conns_lock:
+            for conn in self._conns:
+                conn.close()
+            self._conns.clear()
+
+    def _wal(self) -> None:
+        for path in (self.path, self.log_path):
+            conn = sqlite3.connect(path, isolation_level=None)
+            try:
+                conn.execute("PRAGMA journal_mode = WAL")
+            finally:
+                conn.close()
+
+    async def migrate(self) -> list[str]:
+        def run() -> list[str]:
+            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+            self._wal()
+            done = migrations.apply("sqlite:///" + self.path, _PACKAGE, "main")
+            done += migrations.apply("sqlite:///" + self.log_path, _PACKAGE, "ingest")
+            return done
+
+        return await asyncio.to_thread(run)
+
+    async def check(self) -> StoreStatus:
+        def run() -> StoreStatus:
+            parent = Path(self.path).parent
+            if not parent.exists():
+                return StoreStatus(False, False, [], f"directory {parent} does not exist")
+            if not Path(self.path).exists():
+                todo = ["main", "ingest"]
+                return StoreStatus(True, False, todo, f"{self.path} does not exist yet")
+            try:
+                todo = migrations.pending("sqlite:///" + self.path, _PACKAGE, "main")
+                todo += migrations.pending("sqlite:///" + self.log_path, _PACKAGE, "ingest")
+            except sqlite3.Error as exc:
+                return StoreStatus(False, False, [], f"cannot open {self.path}: {exc}")
+            return StoreStatus(True, not todo, todo, "")
+
+        return await asyncio.to_thread(run)
+
+    # ------------------------------------------------------------ ingest log
+
+    async def append(self, batch: Sequence[Submission]) -> list[Outcome]:
+        return await self._run(self._log_writer, self._append, batch)
+
+    def _append(self, batch: Sequence[Submission]) -> list[Outcome]:
+        conn = self._conn("log")
+        now = _now()
+        window = common.window_of(now)
+
+        def seen(sub: Submission) -> bool:
+            row = conn.execute(Q["request_id_seen"], (sub.account_id, sub.request_id)).fetchone()
+            return row is not None and row[0] > now - common.REQUEST_ID_TTL_MS
+
+        def used(account_id: int, bucket: str) -> int:
+            row = conn.execute(Q["window_get"], (account_id, bucket)).fetchone()
+            return int(row[1]) if row is not None and row[0] == window else 0
+
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            admission = common.Admission(now, seen, used)
+            outcomes = admission.decide(batch)
+            conn.executemany(
+                Q["append_entry"],
+                [(s.account_id, now, s.records, s.payload) for s in admission.accepted],
+            )
+            conn.executemany(Q["request_id_put"], [(a, r, now) for a, r in admission.request_ids])
+            conn.executemany(Q["window_put"], [(a, b, window, n) for (a, b), n in admission.counters.items()])
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        return outcomes
+
+    async def maintain(self, now_ms: int) -> None:
+        cursor = await self._run(self._readers, self._cursor)
+        await self._run(self._log_writer, self._prune, cursor, now_ms)
+
+    def _cursor(self) -> int:
+        return int(self._conn("read").execute(Q["cursor_get"]).fetchone()[0])
+
+    def _prune(self, cursor: int, now_ms: int) -> None:
+        conn = self._conn("log")
+        conn.execute(Q["prune_entries"], (cursor,))
+        conn.execute(Q["prune_request_ids"], (now_ms - common.REQUEST_ID_TTL_MS,))
+
+    # ------------------------------------------------------------ processing
+
+    async def process(self, planner: Planner, limit: int) -> int:
+        return await self._run(self._main_writer, self._process, planner, limit)
+
+    def _process(self, planner: Planner, limit: int) -> int:
+        conn = self._conn("main")
+        log = self._conn("log_read")
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            cursor = int(conn.execute(Q["cursor_get"]).fetchone()[0])
+            rows = common.take_records(log.execute(Q["claim_entries"], (cursor, limit)).fetchall(), limit)
+            if not rows:
+                conn.execute("ROLLBACK")
+                return 0
+            entries = [LogEntry(r[0], r[1], r[2], decode_records(r[4])) for r in rows]
+            state = self._load(conn, planner.needs(entries))
+            effects = planner.plan(entries, state)
+            self._write(conn, effects)
+            conn.execute(Q["cursor_put"], (rows[-1][0],))
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        return sum(int(r[3]) for r in rows)
+
+    def _load(self, conn: sqlite3.Connection, needs: Needs) -> State:
+        grouped: dict[tuple[int, str], list[str]] = defaultdict(list)
+        for acc, kind, value in needs.identities:
+            grouped[(acc, kind)].append(value)
+        identities: dict[tuple[int, str, str], int] = {}
+        for (acc, kind), values in grouped.items():
+            for value, pid in conn.execute(Q["identities_in"], (acc, kind, common.json_encode(values))):
+                identities[(acc, kind, value)] = pid
+        pids = common.json_encode(sorted(set(identities.values())))
+        profiles = {
+            row[0]: StoredProfile(row[0], row[1], common.profile_data(row))
+            for row in conn.execute(Q["profiles_in"], (pids,))
+        }
+        for pid, device_id, attributes in conn.execute(Q["devices_in"], (pids,)):
+            profiles[pid].devices[device_id] = common.json_decode(attributes)
+        schemas: dict[tuple[int, str], dict[str, str]] = {}
+        scopes: dict[int, list[str]] = defaultdict(list)
+        for acc, scope in needs.scopes:
+            scopes[acc].append(scope)
+        for acc, names in scopes.items():
+            for scope, name, vtype in conn.execute(Q["schema_in"], (acc, common.json_encode(names))):
+                schemas.setdefault((acc, scope), {})[name] = vtype
+        return State(identities, profiles, schemas)
+
+    def _write(self, conn: sqlite3.Connection, fx: Effects) -> None:
+        now = _now()
+        enc = common.json_encode
+        real: dict[int, int] = {}
+        gone = set(fx.deletes)
+        for temp, acc in sorted(fx.new_profiles.items(), reverse=True):
+            stored = fx.profiles.get(temp)
+            row: tuple[Any, ...]
+            if stored is None or temp in gone:
+                row = (acc, None, b"{}", b"{}", None, None, now, now)
+            else:
+                d = stored.data
+                row = (acc, d.user_id, enc(d.system), enc(d.attributes), d.first_seen, d.last_seen, now, now)
+            real[temp] = conn.execute(Q["profile_insert"], row).lastrowid or 0
+
+        def pid(p: int) -> int:
+            return real.get(p, p)
+
+        conn.executemany(
+            Q["profile_update"],
+            [
+                (
+                    p.data.user_id,
+                    enc(p.data.system),
+                    enc(p.data.attributes),
+                    p.data.first_seen,
+                    p.data.last_seen,
+                    now,
+                    i,
+                )
+                for i, p in fx.profiles.items()
+                if i >= 0
+            ],
+        )
+        conn.executemany(Q["profile_seen"], [(f, last, i) for i, (f, last) in fx.seen_only.items()])
+        conn.executemany(Q["identity_forget"], list(fx.forget))
+        conn.executemany(Q["identity_put"], [(a, k, v, pid(p)) for (a, k, v), p in fx.identities.items()])
+        conn.executemany(
+            Q["event_insert"],
+            [
+                (
+                    e.id,
+                    e.account_id,
+                    pid(e.profile_id),
+                    e.user_id,
+                    e.anonymous_id,
+                    e.name,
+                    e.time_ms,
+                    e.time_text,
+                    enc(e.data),
+                    enc(e.context) if e.context else None,
+                    e.received_at,
+                )
+                for e in fx.events
+            ],
+        )
+        for src, dst in fx.moves:
+            for query in ("move_identities", "move_events", "move_devices"):
+                conn.execute(Q[query], (pid(dst), pid(src)))
+        for p in fx.deletes:
+            for query in ("delete_identities", "delete_devices", "delete_profile"):
+                conn.execute(Q[query], (pid(p),))
+        for (p, device_id), attributes in fx.devices.items():
+            if attributes is None:
+                conn.execute(Q["device_delete"], (pid(p), device_id))
+            else:
+                conn.execute(Q["device_put"], (pid(p), device_id, enc(attributes), now))
+        conn.executemany(
+            Q["merge_insert"],
+            [
+                (
+                    m.account_id,
+                    pid(m.from_profile),
+                    pid(m.into_profile),
+                    m.anonymous_id,
+                    m.merged_user,
+                    m.user_id,
+                    m.kind,
+                    m.log_id,
+                    m.at,
+                )
+                for m in fx.merges
+            ],
+        )
+        conn.executemany(
+            Q["rejection_insert"],
+            [
+                (
+                    r.account_id,
+                    r.log_id,
+                    r.kind,
+                    r.user_id,
+                    r.anonymous_id,
+                    r.event_name,
+                    r.field,
+                    r.reason,
+                    r.detail,
+                    enc(r.value),
+                    int(r.dropped),
+                    r.at,
+                )
+                for r in fx.rejections
+            ],
+        )
+        conn.executemany(Q["schema_insert"], fx.schema)
+        conn.executemany(
+            Q["stats_add"],
+            [(a, s["users"], s["anonymous_users"], s["events"]) for a, s in fx.stats.items()],
+        )
+
+    # ------------------------------------------------------------ administration
+
+    async def _admin(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        """Run `fn` in one write transaction on the store file and bump the config version."""
+
+        def run() -> T:
+            conn = self._conn("main")
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                result = fn(conn)
+                conn.execute(Q["config_bump"])
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            return result
+
+        return await self._run(self._main_writer, run)
+
+    async def _read(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        return await self._run(self._readers, lambda: fn(self._conn("read")))
+
+    async def config_version(self) -> int:
+        return await self._read(lambda c: int(c.execute(Q["config_version"]).fetchone()[0]))
+
+    @staticmethod
+    def _account(conn: sqlite3.Connection, row: Sequence[Any] | None) -> Account | None:
+        if row is None:
+            return None
+        limits = dict(conn.execute(Q["limits_of"], (row[0],)).fetchall())
+        return Account(row[0], row[1], row[2], row[3], limits, row[4])
+
+    async def create_account(self, name: str, owner_email: str, limits: dict[str, int] | None = None) -> Credentials:
+        api_key = acc_rules.new_api_key()
+        data_key = acc_rules.new_data_api_key()
+
+        def run(conn: sqlite3.Connection) -> Credentials:
+            now = _now()
+            for _ in range(10):
+                license_code, app_id = acc_rules.new_license_code(), acc_rules.new_app_id()
+                try:
+                    cur = conn.execute(
+                        Q["account_insert"], (name, license_code, app_id, acc_rules.hash_key(data_key), now)
+                    )
+                    break
+                except sqlite3.IntegrityError:
+                    continue
+            else:  # pragma: no cover - 10 collisions of 32 random bits
+                raise Conflict("could not allocate a unique license code")
+            account_id = int(cur.lastrowid or 0)
+            for limit_name, per_minute in (limits or {}).items():
+                conn.execute(Q["limit_put"], (account_id, limit_name, per_minute))
+            perms = acc_rules.role_permissions("admin")
+            member = conn.execute(
+                Q["member_insert"], (account_id, owner_email, "admin", common.json_encode(sorted(perms)), now)
+            ).lastrowid
+            conn.execute(Q["key_insert"], (member, account_id, acc_rules.hash_key(api_key), api_key[-4:], now))
+            return Credentials(account_id, name, license_code, app_id, api_key, data_key, owner_email)
+
+        return await self._admin(run)
+
+    async def list_accounts(self) -> list[Account]:
+        def run(conn: sqlite3.Connection) -> list[Account]:
+            rows = conn.execute(Q["accounts_all"]).fetchall()
+            return [a for a in (self._account(conn, r) for r in rows) if a is not None]
+
+        return await self._read(run)
+
+    async def account_by_license(self, license_code: str) -> Account | None:
+        return await self._read(
+            lambda c: self._account(c, c.execute(Q["account_by_license"], (license_code,)).fetchone())
+        )
+
+    async def account_by_app_id(self, app_id: str) -> Account | None:
+        return await self._read(lambda c: self._account(c, c.execute(Q["account_by_app_id"], (app_id,)).fetchone()))
+
+    async def set_limits(self, account_id: int, limits: dict[str, int]) -> Account:
+        def run(conn: sqlite3.Connection) -> Account:
+            for limit_name, per_minute in limits.items():
+                conn.execute(Q["limit_put"], (account_id, limit_name, per_minute))
+            account = self._account(conn, conn.execute(Q["account_by_id"], (account_id,)).fetchone())
+            if account is None:
+                raise NotFound(f"no account with id {account_id}")
+            return account
+
+        return await self._admin(run)
+
+    async def rotate_data_api_key(self, account_id: int) -> str:
+        key = acc_rules.new_data_api_key()
+        await self._admin(lambda c: c.execute(Q["account_data_key"], (acc_rules.hash_key(key), account_id)))
+        return key
+
+    @staticmethod
+    def _member(row: Sequence[Any] | None) -> Member | None:
+        if row is None:
+            return None
+        return Member(row[0], row[1], row[2], row[3], frozenset(common.json_decode(row[4])), bool(row[5]))
+
+    def _member_or_raise(self, conn: sqlite3.Connection, account_id: int, email: str) -> Member:
+        member = self._member(conn.execute(Q["member_get"], (account_id, email)).fetchone())
+        if member is None:
+            raise NotFound(f"no team member '{email}' in this account")
+        return member
+
+    async def add_member(
+        self, account_id: int, email: str, role: str, permissions: frozenset[str]
+    ) -> tuple[Member, str]:
+        api_key = acc_rules.new_api_key()
+
+        def run(conn: sqlite3.Connection) -> tuple[Member, str]:
+            now = _now()
+            try:
+                mid = conn.execute(
+                    Q["member_insert"],
+                    (account_id, email, role, common.json_encode(sorted(permissions)), now),
+                ).lastrowid
+            except sqlite3.IntegrityError:
+                raise Conflict(f"team member '{email}' already exists") from None
+            conn.execute(Q["key_insert"], (mid, account_id, acc_rules.hash_key(api_key), api_key[-4:], now))
+            return self._member_or_raise(conn, account_id, email), api_key
+
+        return await self._admin(run)
+
+    async def list_members(self, account_id: int) -> list[Member]:
+        def run(conn: sqlite3.Connection) -> list[Member]:
+            return [m for m in (self._member(r) for r in conn.execute(Q["members_of"], (account_id,))) if m]
+
+        return await self._read(run)
+
+    async def set_role(self, account_id: int, email: str, role: str, permissions: frozenset[str]) -> Member:
+        def run(conn: sqlite3.Connection) -> Member:
+            member = self._member_or_raise(conn, account_id, email)
+            conn.execute(Q["member_role"], (role, common.json_encode(sorted(permissions)), member.id))
+            conn.execute(Q["keys_revoke_member"], (_now(), "role changed", member.id))
+            return self._member_or_raise(conn, account_id, email)
+
+        return await self._admin(run)
+
+    async def remove_member(self, account_id: int, email: str) -> None:
+        def run(conn: sqlite3.Connection) -> None:
+            member = self._member_or_raise(conn, account_id, email)
+            conn.execute(Q["keys_revoke_member"], (_now(), "member deleted", member.id))
+            conn.execute(Q["member_delete"], (member.id,))
+
+        await self._admin(run)
+
+    async def issue_key(self, account_id: int, email: str) -> str:
+        api_key = acc_rules.new_api_key()
+
+        def run(conn: sqlite3.Connection) -> str:
+            member = self._member_or_raise(conn, account_id, email)
+            now = _now()
+            conn.execute(Q["keys_revoke_member"], (now, "replaced", member.id))
+            conn.execute(Q["key_insert"], (member.id, account_id, acc_rules.hash_key(api_key), api_key[-4:], now))
+            return api_key
+
+        return await self._admin(run)
+
+    async def revoke_key(self, account_id: int, email: str, by_email: str) -> None:
+        def run(conn: sqlite3.Connection) -> None:
+            actor = self._member_or_raise(conn, account_id, by_email)
+            if not acc_rules.can_revoke_keys(actor.permissions):
+                raise PermissionDenied(
+                    f"'{by_email}' lacks the Update Data Management permission needed to revoke keys"
+                )
+            member = self._member_or_raise(conn, account_id, email)
+            conn.execute(Q["keys_revoke_member"], (_now(), f"revoked by {by_email}", member.id))
+
+        await self._admin(run)
+
+    async def list_keys(self, account_id: int) -> list[dict[str, Any]]:
+        def run(conn: sqlite3.Connection) -> list[dict[str, Any]]:
+            return [
+                {
+                    "member": r[0],
+                    "hint": "…" + r[1],
+                    "created_at": r[2],
+                    "revoked_at": r[3],
+                    "revoked_reason": r[4],
+                }
+                for r in conn.execute(Q["keys_of"], (account_id,))
+            ]
+
+        return await self._read(run)
+
+    async def principal(self, key_hash: str) -> Principal | None:
+        def run(conn: sqlite3.Connection) -> Principal | None:
+            row = conn.execute(Q["principal"], (key_hash,)).fetchone()
+            if row is None or not hmac.compare_digest(row[0], key_hash):
+                return None
+            return Principal(row[1], row[2], row[3], frozenset(common.json_decode(row[4])))
+
+        return await self._read(run)
+
+    # ------------------------------------------------------------ reads
+
+    async def profile(self, account_id: int, kind: str, value: str) -> Profile | None:
+        def run(conn: sqlite3.Connection) -> Profile | None:
+            ident = conn.execute(Q["identity_get"], (account_id, kind, value)).fetchone()
+            if ident is None:
+                return None
+            row = conn.execute(Q["profile_get"], (ident[0], account_id)).fetchone()
+            if row is None:
+                return None
+            anon = [r[0] for r in conn.execute(Q["profile_anonymous_ids"], (row[0],))]
+            devices = [common.json_decode(r[0]) for r in conn.execute(Q["profile_devices"], (row[0],))]
+            return Profile(row[0], row[1], common.profile_data(row), anon, devices)
+
+        return await self._read(run)
+
+    async def events(self, account_id: int, profile_id: int, limit: int, cursor: str | None) -> Page:
+        after = common.decode_cursor(cursor, 2) or (common.MAX_INT, common.MAX_INT)
+
+        def run(conn: sqlite3.Connection) -> Page:
+            rows = conn.execute(Q["events_page"], (profile_id, account_id, after[0], after[1], limit + 1)).fetchall()
+            nxt = common.encode_cursor(rows[limit - 1][4], rows[limit - 1][0]) if len(rows) > limit else None
+            return Page([common.event_item(r) for r in rows[:limit]], nxt)
+
+        return await self._read(run)
+
+    async def stats(self, account_id: int) -> Stats:
+        def run(conn: sqlite3.Connection) -> Stats:
+            conn.execute("BEGIN")  # one snapshot across both files
+            try:
+                row = conn.execute(Q["stats_get"], (account_id,)).fetchone() or (0, 0, 0)
+                cursor = conn.execute(Q["cursor_get"]).fetchone()[0]
+                pending = conn.execute(Q["pending_records"], (account_id, cursor)).fetchone()[0]
+            finally:
+                conn.execute("COMMIT")
+            return Stats(row[0], row[1], row[2], int(pending))
+
+        return await self._read(run)
+
+    async def schema(self, account_id: int) -> dict[str, Any]:
+        return await self._read(lambda c: common.schema_doc(c.execute(Q["schema_all"], (account_id,)).fetchall()))
+
+    async def rejections(self, account_id: int, limit: int, cursor: str | None, user_id: str | None) -> Page:
+        before = (common.decode_cursor(cursor, 1) or (common.MAX_INT,))[0]
+
+        def run(conn: sqlite3.Connection) -> Page:
+            rows = conn.execute(Q["rejections_page"], (account_id, before, user_id, user_id, limit + 1)).fetchall()
+            nxt = common.encode_cursor(rows[limit - 1][0]) if len(rows) > limit else None
+            return Page([common.rejection_item(r) for r in rows[:limit]], nxt)
+
+        return await self._read(run)
+
+    async def merges(self, account_id: int, limit: int, cursor: str | None) -> Page:
+        before = (common.decode_cursor(cursor, 1) or (common.MAX_INT,))[0]
+
+        def run(conn: sqlite3.Connection) -> Page:
+            rows = conn.execute(Q["merges_page"], (account_id, before, limit + 1)).fetchall()
+            nxt = common.encode_cursor(rows[limit - 1][0]) if len(rows) > limit else None
+            return Page([common.merge_item(r) for r in rows[:limit]], nxt)
+
+        return await self._read(run)
