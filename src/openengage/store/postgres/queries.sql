@@ -1,0 +1,257 @@
+-- Named queries of the PostgreSQL store (psycopg placeholders: %s).
+
+-- ============================================================ ingest log
+
+-- name: append_entries_copy
+COPY entries (account_id, partition, received_at, n, payload) FROM STDIN;
+
+-- name: lock_keys
+-- Transaction-scoped advisory locks on (class, key), taken in the array's (sorted) order.
+SELECT count(pg_advisory_xact_lock(%s, k)) FROM unnest(%s::int[]) AS t(k);
+
+-- name: request_ids_seen
+SELECT r.account_id, r.request_id, r.accepted_at
+FROM request_ids r JOIN unnest(%s::bigint[], %s::text[]) AS k(a, q) ON r.account_id = k.a AND r.request_id = k.q;
+
+-- name: request_id_put
+INSERT INTO request_ids (account_id, request_id, accepted_at) VALUES (%s, %s, %s)
+ON CONFLICT (account_id, request_id) DO UPDATE SET accepted_at = excluded.accepted_at;
+
+-- name: windows_ensure
+INSERT INTO rate_windows (account_id, bucket, window_no, used)
+SELECT k.a, k.b, %s, 0 FROM unnest(%s::bigint[], %s::text[]) WITH ORDINALITY AS k(a, b, i) ORDER BY k.i
+ON CONFLICT (account_id, bucket) DO NOTHING;
+
+-- name: windows_lock
+-- ORDER BY before FOR UPDATE: every node locks window rows in the same order, so appends never deadlock.
+SELECT r.account_id, r.bucket, r.window_no, r.used
+FROM rate_windows r JOIN unnest(%s::bigint[], %s::text[]) AS k(a, b) ON r.account_id = k.a AND r.bucket = k.b
+ORDER BY r.account_id, r.bucket
+FOR UPDATE OF r;
+
+-- name: window_put
+UPDATE rate_windows SET window_no = %s, used = %s WHERE account_id = %s AND bucket = %s;
+
+-- name: prune_request_ids
+DELETE FROM request_ids WHERE accepted_at < %s;
+
+-- ============================================================ processing
+
+-- name: partitions_pending
+-- Partitions with work, oldest first: one index probe per partition.
+SELECT p.p, (SELECT min(e.id) FROM entries e WHERE e.partition = p.p) AS oldest
+FROM generate_series(0, %s - 1) AS p(p)
+WHERE EXISTS (SELECT 1 FROM entries e WHERE e.partition = p.p)
+ORDER BY oldest;
+
+-- name: partition_try_lock
+SELECT pg_try_advisory_lock(%s, %s);
+
+-- name: partition_unlock
+SELECT pg_advisory_unlock(%s, %s);
+
+-- name: claim_entries
+SELECT id, account_id, received_at, n, payload FROM entries WHERE partition = %s ORDER BY id LIMIT %s;
+
+-- name: ack_entries
+DELETE FROM entries WHERE id = ANY(%s);
+
+-- name: identities_in
+SELECT value, profile_id FROM identities WHERE account_id = %s AND kind = %s AND value = ANY(%s);
+
+-- name: profiles_in
+SELECT id, account_id, user_id, system, attributes, first_seen, last_seen FROM profiles WHERE id = ANY(%s);
+
+-- name: devices_in
+SELECT profile_id, device_id, attributes FROM devices WHERE profile_id = ANY(%s);
+
+-- name: schema_in
+SELECT scope, name, type FROM attribute_schema WHERE account_id = %s AND scope = ANY(%s);
+
+-- name: profile_ids
+SELECT nextval('profiles_id_seq') FROM generate_series(1, %s);
+
+-- name: profile_insert_copy
+COPY profiles (id, account_id, user_id, system, attributes, first_seen, last_seen, created_at, updated_at) FROM STDIN;
+
+-- name: profile_update
+UPDATE profiles SET user_id = %s, system = %s, attributes = %s, first_seen = %s, last_seen = %s, updated_at = %s
+WHERE id = %s;
+
+-- name: profile_seen
+UPDATE profiles SET first_seen = %s, last_seen = %s WHERE id = %s;
+
+-- name: profile_touch
+-- A profile whose identities, events or devices change is always written, so that concurrent
+-- transactions touching it conflict on its row (REPEATABLE READ) instead of interleaving.
+UPDATE profiles SET updated_at = %s WHERE id = ANY(%s);
+
+-- name: identity_put
+INSERT INTO identities (account_id, kind, value, profile_id) VALUES (%s, %s, %s, %s)
+ON CONFLICT (account_id, kind, value) DO UPDATE SET profile_id = excluded.profile_id;
+
+-- name: identity_forget
+DELETE FROM identities WHERE account_id = %s AND kind = %s AND value = %s;
+
+-- name: event_insert_copy
+COPY events (id, account_id, profile_id, user_id, anonymous_id, name, time_ms, time_text, data, context, received_at)
+FROM STDIN;
+
+-- name: move_identities
+UPDATE identities SET profile_id = %s WHERE profile_id = %s;
+
+-- name: move_events
+UPDATE events SET profile_id = %s WHERE profile_id = %s;
+
+-- name: move_devices
+-- SQLite's UPDATE OR IGNORE: devices the target already has stay where they are (and go with the source).
+UPDATE devices d SET profile_id = %s WHERE d.profile_id = %s
+AND NOT EXISTS (SELECT 1 FROM devices t WHERE t.profile_id = %s AND t.device_id = d.device_id);
+
+-- name: delete_identities
+DELETE FROM identities WHERE profile_id = %s;
+
+-- name: delete_devices
+DELETE FROM devices WHERE profile_id = %s;
+
+-- name: delete_profile
+DELETE FROM profiles WHERE id = %s;
+
+-- name: device_put
+INSERT INTO devices (profile_id, device_id, attributes, updated_at) VALUES (%s, %s, %s, %s)
+ON CONFLICT (profile_id, device_id) DO UPDATE SET attributes = excluded.attributes, updated_at = excluded.updated_at;
+
+-- name: device_delete
+DELETE FROM devices WHERE profile_id = %s AND device_id = %s;
+
+-- name: merge_insert
+INSERT INTO merges (account_id, from_profile, into_profile, anonymous_id, merged_user, user_id, kind, log_id, at)
+VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s);
+
+-- name: rejection_insert_copy
+COPY rejections (account_id, log_id, kind, user_id, anonymous_id, event_name, field, reason, detail, value, dropped, at)
+FROM STDIN;
+
+-- name: schema_bump
+INSERT INTO schema_versions (account_id, version) VALUES (%s, 1)
+ON CONFLICT (account_id) DO UPDATE SET version = schema_versions.version + 1;
+
+-- name: schema_insert
+INSERT INTO attribute_schema (account_id, scope, name, type, first_seen) VALUES (%s, %s, %s, %s, %s)
+ON CONFLICT DO NOTHING;
+
+-- name: stats_add
+INSERT INTO account_stats (account_id, partition, users, anonymous_users, events) VALUES (%s, %s, %s, %s, %s)
+ON CONFLICT (account_id, partition) DO UPDATE SET
+    users = account_stats.users + excluded.users,
+    anonymous_users = account_stats.anonymous_users + excluded.anonymous_users,
+    events = account_stats.events + excluded.events;
+
+-- ============================================================ administration
+
+-- name: config_version
+SELECT version FROM config_version WHERE id = 1;
+
+-- name: config_bump
+UPDATE config_version SET version = version + 1 WHERE id = 1;
+
+-- name: account_insert
+INSERT INTO accounts (name, license_code, app_id, data_api_key_hash, created_at) VALUES (%s, %s, %s, %s, %s)
+ON CONFLICT DO NOTHING RETURNING id;
+
+-- name: accounts_all
+SELECT id, name, license_code, app_id, data_api_key_hash FROM accounts ORDER BY id;
+
+-- name: account_by_license
+SELECT id, name, license_code, app_id, data_api_key_hash FROM accounts WHERE license_code = %s;
+
+-- name: account_by_app_id
+SELECT id, name, license_code, app_id, data_api_key_hash FROM accounts WHERE app_id = %s;
+
+-- name: account_by_id
+SELECT id, name, license_code, app_id, data_api_key_hash FROM accounts WHERE id = %s;
+
+-- name: account_data_key
+UPDATE accounts SET data_api_key_hash = %s WHERE id = %s;
+
+-- name: limits_of
+SELECT name, per_minute FROM rate_limits WHERE account_id = %s;
+
+-- name: limit_put
+INSERT INTO rate_limits (account_id, name, per_minute) VALUES (%s, %s, %s)
+ON CONFLICT (account_id, name) DO UPDATE SET per_minute = excluded.per_minute;
+
+-- name: member_insert
+INSERT INTO members (account_id, email, role, permissions, created_at) VALUES (%s, %s, %s, %s, %s)
+ON CONFLICT DO NOTHING RETURNING id;
+
+-- name: member_get
+SELECT id, account_id, email, role, permissions,
+       EXISTS (SELECT 1 FROM api_keys k WHERE k.member_id = members.id AND k.revoked_at IS NULL)
+FROM members WHERE account_id = %s AND email = %s;
+
+-- name: members_of
+SELECT id, account_id, email, role, permissions,
+       EXISTS (SELECT 1 FROM api_keys k WHERE k.member_id = members.id AND k.revoked_at IS NULL)
+FROM members WHERE account_id = %s ORDER BY id;
+
+-- name: member_role
+UPDATE members SET role = %s, permissions = %s WHERE id = %s;
+
+-- name: member_delete
+DELETE FROM members WHERE id = %s;
+
+-- name: key_insert
+INSERT INTO api_keys (member_id, account_id, key_hash, hint, created_at) VALUES (%s, %s, %s, %s, %s);
+
+-- name: keys_revoke_member
+UPDATE api_keys SET revoked_at = %s, revoked_reason = %s WHERE member_id = %s AND revoked_at IS NULL;
+
+-- name: keys_of
+SELECT m.email, k.hint, k.created_at, k.revoked_at, k.revoked_reason
+FROM api_keys k JOIN members m ON m.id = k.member_id WHERE k.account_id = %s ORDER BY k.id;
+
+-- name: principal
+SELECT k.key_hash, m.id, m.account_id, m.email, m.permissions
+FROM api_keys k JOIN members m ON m.id = k.member_id
+WHERE k.key_hash = %s AND k.revoked_at IS NULL;
+
+-- ============================================================ reads
+
+-- name: identity_get
+SELECT profile_id FROM identities WHERE account_id = %s AND kind = %s AND value = %s;
+
+-- name: profile_get
+SELECT id, account_id, user_id, system, attributes, first_seen, last_seen FROM profiles
+WHERE id = %s AND account_id = %s;
+
+-- name: profile_anonymous_ids
+SELECT value FROM identities WHERE profile_id = %s AND kind = 'a' ORDER BY value COLLATE "C";
+
+-- name: profile_devices
+SELECT attributes FROM devices WHERE profile_id = %s ORDER BY updated_at DESC, device_id COLLATE "C";
+
+-- name: events_page
+SELECT id, user_id, anonymous_id, name, time_ms, time_text, data, context, received_at FROM events
+WHERE profile_id = %s AND account_id = %s AND (time_ms, id) < (%s, %s)
+ORDER BY time_ms DESC, id DESC LIMIT %s;
+
+-- name: stats_get
+-- One statement, one snapshot: the counters and what is still pending agree.
+SELECT coalesce(sum(s.users), 0)::bigint, coalesce(sum(s.anonymous_users), 0)::bigint,
+       coalesce(sum(s.events), 0)::bigint,
+       (SELECT coalesce(sum(e.n), 0)::bigint FROM entries e WHERE e.account_id = %(a)s)
+FROM account_stats s WHERE s.account_id = %(a)s;
+
+-- name: schema_all
+SELECT scope, name, type, first_seen FROM attribute_schema WHERE account_id = %s
+ORDER BY scope COLLATE "C", name COLLATE "C";
+
+-- name: rejections_page
+SELECT id, log_id, kind, user_id, anonymous_id, event_name, field, reason, detail, value, dropped, at
+FROM rejections WHERE account_id = %s AND id < %s AND (%s::text IS NULL OR user_id = %s::text)
+ORDER BY id DESC LIMIT %s;
+
+-- name: merges_page
+SELECT id, from_profile, into_profile, anonymous_id, merged_user, user_id, kind, log_id, at
+FROM merges WHERE account_id = %s AND id < %s ORDER BY id DESC LIMIT %s;
