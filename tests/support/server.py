@@ -81,6 +81,11 @@ class Server:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(self.proc.pid, signal.SIGKILL)
             self.proc.wait(10)
+        self._close_output()
+
+    def _close_output(self) -> None:
+        if self.proc is not None and self.proc.stdout is not None and self.proc.poll() is not None:
+            self.proc.stdout.close()
 
     def stop(self) -> None:
         if self.proc is not None and self.proc.poll() is None:
@@ -90,6 +95,7 @@ class Server:
                 self.proc.wait(15)
             except subprocess.TimeoutExpired:
                 self.kill()
+        self._close_output()
 
     def __enter__(self) -> Server:
         return self.start()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import random
 import zlib
 from collections.abc import AsyncIterator
@@ -78,6 +79,11 @@ def key32(text: str) -> int:
     return value - (1 << 32) if value >= 1 << 31 else value
 
 
+def application_name() -> str:
+    """Shown in pg_stat_activity: which OpenEngage process holds a connection (and its locks)."""
+    return f"openengage[{os.getpid()}]"
+
+
 async def _configure(conn: Conn) -> None:
     # jsonb arrives as text: common.json_decode (msgspec) parses it, the same path as SQLite's TEXT.
     conn.adapters.register_loader("jsonb", TextLoader)
@@ -87,7 +93,9 @@ async def _configure(conn: Conn) -> None:
 async def connect(url: str) -> Conn:
     """One connection outside the pool (checks, migrations); raises StoreUnavailable when unreachable."""
     try:
-        conn = await psycopg.AsyncConnection.connect(url, autocommit=True, connect_timeout=CONNECT_TIMEOUT)
+        conn = await psycopg.AsyncConnection.connect(
+            url, autocommit=True, connect_timeout=CONNECT_TIMEOUT, application_name=application_name()
+        )
     except psycopg.Error as exc:
         raise unreachable(url, exc) from None
     await _configure(conn)
@@ -99,7 +107,7 @@ def make_pool(url: str, min_size: int, max_size: int) -> AsyncConnectionPool[Con
         url,
         min_size=min_size,
         max_size=max(min_size, max_size),
-        kwargs={"autocommit": True, "connect_timeout": CONNECT_TIMEOUT},
+        kwargs={"autocommit": True, "connect_timeout": CONNECT_TIMEOUT, "application_name": application_name()},
         configure=_configure,
         open=False,
         name="openengage",
