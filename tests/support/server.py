@@ -27,15 +27,28 @@ def cli(*args: str, database_url: str, check: bool = True, cwd: Path | None = No
     """Run the `openengage` CLI in a subprocess (as a user would)."""
     env = {**os.environ, "OPENENGAGE_DATABASE_URL": database_url}
     return subprocess.run(
-        [sys.executable, "-m", "openengage", *args], env=env, capture_output=True, text=True, check=check, cwd=cwd, timeout=120
+        [sys.executable, "-m", "openengage", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=check,
+        cwd=cwd,
+        timeout=120,
     )
 
 
 class Server:
     """One `openengage serve` in its own process group; `kill()` is `kill -9` of the whole group."""
 
-    def __init__(self, database_url: str, *, port: int | None = None, cwd: Path | None = None,
-                 args: tuple[str, ...] = (), env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        database_url: str,
+        *,
+        port: int | None = None,
+        cwd: Path | None = None,
+        args: tuple[str, ...] = (),
+        env: dict[str, str] | None = None,
+    ) -> None:
         self.database_url = database_url
         self.port = port or free_port()
         self.base = f"http://127.0.0.1:{self.port}"
@@ -46,7 +59,12 @@ class Server:
         self.log_path: Path | None = None
 
     def start(self, timeout: float = 30.0) -> Server:
-        env = {**os.environ, "OPENENGAGE_DATABASE_URL": self.database_url, "OPENENGAGE_LOG_LEVEL": "warning", **self.env}
+        env = {
+            **os.environ,
+            "OPENENGAGE_DATABASE_URL": self.database_url,
+            "OPENENGAGE_LOG_LEVEL": "warning",
+            **self.env,
+        }
         out = subprocess.PIPE
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "openengage", "serve", "--port", str(self.port), *self.args],
