@@ -8,6 +8,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -59,22 +60,20 @@ class Server:
         self.log_path: Path | None = None
 
     def start(self, timeout: float = 30.0) -> Server:
-        env = {
-            **os.environ,
-            "OPENENGAGE_DATABASE_URL": self.database_url,
-            "OPENENGAGE_LOG_LEVEL": "warning",
-            **self.env,
-        }
-        out = subprocess.PIPE
+        env = {**os.environ, "OPENENGAGE_LOG_LEVEL": "warning", **self.env}
+        if self.database_url is not None:
+            env["OPENENGAGE_DATABASE_URL"] = self.database_url
+        self.lines: list[str] = []
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "openengage", "serve", "--port", str(self.port), *self.args],
             env=env,
-            stdout=out,
+            stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,
             cwd=self.cwd,
             start_new_session=True,
         )
+        threading.Thread(target=self._pump, daemon=True).start()
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
@@ -86,12 +85,14 @@ class Server:
         self.kill()
         raise RuntimeError(f"server did not become healthy in {timeout}s: {self.output()}")
 
+    def _pump(self) -> None:
+        assert self.proc is not None and self.proc.stdout is not None
+        with self.proc.stdout:
+            for line in self.proc.stdout:
+                self.lines.append(line.rstrip("\n"))
+
     def output(self) -> str:
-        if self.proc is None or self.proc.stdout is None:
-            return ""
-        if self.proc.poll() is None:
-            return "(still running)"
-        return self.proc.stdout.read()
+        return "\n".join(self.lines)
 
     def kill(self) -> None:
         """SIGKILL the server and every process it started: no shutdown code runs."""
