@@ -64,3 +64,23 @@ def test_epoch_seconds_and_milliseconds() -> None:
 
 def test_output_format_is_utc_with_offset() -> None:
     assert format_ms(SEP_15_2018_0229_UTC) == "2018-09-16T02:29:00+0000"
+
+
+def test_arithmetic_agrees_with_datetime() -> None:
+    import datetime as dt
+    import random
+
+    rng = random.Random(7)
+    for _ in range(5000):
+        y, mo, d = rng.randint(1, 9999), rng.randint(1, 12), rng.randint(1, 31)
+        h, mi, s, ms = rng.randint(0, 23), rng.randint(0, 59), rng.randint(0, 59), rng.randint(0, 999)
+        oh, om, sign = rng.randint(0, 14), rng.choice((0, 30, 45)), rng.choice("+-")
+        text = f"{y:04d}-{mo:02d}-{d:02d}T{h:02d}:{mi:02d}:{s:02d}.{ms:03d}{sign}{oh:02d}{om:02d}"
+        try:
+            tz = dt.timezone((-1 if sign == "-" else 1) * dt.timedelta(hours=oh, minutes=om))
+            ref = dt.datetime(y, mo, d, h, mi, s, ms * 1000, tzinfo=tz)
+        except ValueError:
+            assert parse_iso(text) is None, text
+            continue
+        epoch = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+        assert parse_iso(text) == (ref - epoch) // dt.timedelta(milliseconds=1), text
