@@ -1,171 +1,159 @@
-"""The Store contract, on every backend: admission, exactly-once processing in order, reads, admin."""
+"""The Store contract, run against every backend through the Store interface only."""
 
 from __future__ import annotations
 
-from openengage.records import UserRecord
-from openengage.store.base import Store
-from tests.store.helpers import drain_all, event, process_once, run, submission, user
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+
+from openengage import accounts as acc
+from openengage.processor.planner import Planner
+from openengage.records import EventRecord, UserRecord, encode_records
+from openengage.settings import Settings
+from openengage.store import open_store
+from openengage.store.base import LogEntry, State, Store, Submission
+
+pytestmark = pytest.mark.anyio
 
 
-def test_rate_limit_admits_exactly_the_limit_within_a_window(database_url: str) -> None:
-    async def scenario(store: Store) -> None:
-        creds = await store.create_account("acme", "o@acme.test")
-        batch = [submission(creds.account_id, [user(f"u{i}")], limit=3) for i in range(5)]
-        outcomes = await store.append(batch)
-        assert [o.status for o in outcomes] == ["accepted"] * 3 + ["limited"] * 2
-        assert [o.remaining for o in outcomes[:3]] == [2, 1, 0]
-        assert outcomes[3].limit == 3 and outcomes[3].reset_seconds >= 1
-        # the window's count survives the batch: a later batch is refused too
-        later = await store.append([submission(creds.account_id, [user("late")], limit=3)])
-        assert later[0].status == "limited"
-        assert (await store.stats(creds.account_id)).pending == 3
-
-    run(database_url, scenario)
+@pytest.fixture
+async def store(database_url: str) -> AsyncIterator[Store]:
+    s = open_store(Settings.from_env({}, database_url=database_url))
+    await s.migrate()
+    await s.open()
+    try:
+        yield s
+    finally:
+        await s.close()
 
 
-def test_limit_zero_is_unlimited_and_extra_costs_are_charged_together(database_url: str) -> None:
-    async def scenario(store: Store) -> None:
-        acc = (await store.create_account("acme", "o@acme.test")).account_id
-        free = await store.append([submission(acc, [user(f"u{i}")], limit=0) for i in range(20)])
-        assert all(o.status == "accepted" for o in free)
-        sub = submission(acc, [user("x")], bucket="bulk", limit=10)
-        combined = [
-            type(sub)(acc, "bulk", 1, 10, sub.payload, 1, None, (("users", 2, 3),)),
-            type(sub)(acc, "bulk", 1, 10, sub.payload, 1, None, (("users", 2, 3),)),
-        ]
-        outcomes = await store.append(combined)
-        assert [o.status for o in outcomes] == ["accepted", "limited"]
-        assert outcomes[1].bucket == "users"
-
-    run(database_url, scenario)
+def submission(account_id: int, *records: Any, rid: str | None = None, limit: int = 0) -> Submission:
+    return Submission(account_id, "events", 1, limit, encode_records(list(records)), len(records), rid)
 
 
-def test_request_id_repeat_is_a_duplicate_and_stores_nothing(database_url: str) -> None:
-    async def scenario(store: Store) -> None:
-        acc = (await store.create_account("acme", "o@acme.test")).account_id
-        other = (await store.create_account("other", "o@other.test")).account_id
-        first = await store.append([submission(acc, [event("u1")], request_id="r-1")])
-        again = await store.append(
-            [
-                submission(acc, [event("u1")], request_id="r-1"),
-                submission(acc, [event("u1")], request_id="r-2"),
-                submission(acc, [event("u1")], request_id="r-2"),  # repeat inside one batch
-                submission(other, [event("u1")], request_id="r-1"),  # ids are per account
-            ]
-        )
-        assert first[0].status == "accepted"
-        assert [o.status for o in again] == ["duplicate", "accepted", "duplicate", "accepted"]
-        assert await drain_all(store) == 3
-        assert (await store.stats(acc)).events == 2
-        assert (await store.stats(other)).events == 1
-
-    run(database_url, scenario)
+async def test_migrate_is_idempotent_and_check_reports_it(store: Store) -> None:
+    assert await store.migrate() == []
+    status = await store.check()
+    assert status.reachable and status.migrated and status.pending_migrations == []
 
 
-def test_records_apply_once_in_acceptance_order(database_url: str) -> None:
-    async def scenario(store: Store) -> None:
-        acc = (await store.create_account("acme", "o@acme.test")).account_id
-        for i in range(30):
-            records = [user(f"u{j}", seq=i) for j in range(5)] + [event(f"u{j}", n=i) for j in range(5)]
-            await store.append([submission(acc, list(records))])
-        assert (await store.stats(acc)).pending == 300
-        assert await drain_all(store) == 300
-        assert await drain_all(store) == 0  # acknowledged: never applied again
-        for j in range(5):
-            profile = await store.profile(acc, "u", f"u{j}")
-            assert profile is not None and profile.data.attributes == {"seq": 29}
-            page = await store.events(acc, profile.id, 100, None)
-            assert [e["eventData"]["n"] for e in page.items] == list(range(29, -1, -1))
-        stats = await store.stats(acc)
-        assert (stats.users, stats.events, stats.pending) == (5, 150, 0)
-
-    run(database_url, scenario)
+async def test_unmigrated_store_is_reported(database_url: str) -> None:
+    s = open_store(Settings.from_env({}, database_url=database_url))
+    try:
+        status = await s.check()
+        assert not status.migrated
+    finally:
+        await s.close()
 
 
-def test_small_batches_keep_order_across_calls(database_url: str) -> None:
-    async def scenario(store: Store) -> None:
-        acc = (await store.create_account("acme", "o@acme.test")).account_id
-        await store.append([submission(acc, [user("u", seq=i)]) for i in range(40)])
-        total = 0
-        while n := await process_once(store, 3):
-            assert n <= 3
-            total += n
-        assert total == 40
-        profile = await store.profile(acc, "u", "u")
-        assert profile is not None and profile.data.attributes == {"seq": 39}
-
-    run(database_url, scenario)
-
-
-def test_identify_merges_anonymous_profile_and_events(database_url: str) -> None:
-    async def scenario(store: Store) -> None:
-        acc = (await store.create_account("acme", "o@acme.test")).account_id
-        await store.append([submission(acc, [event(None, anonymous_id="anon-1", n=1)])])
-        await drain_all(store)
-        await store.append([submission(acc, [UserRecord(user_id="known", anonymous_id="anon-1")])])
-        await store.append([submission(acc, [event("known", n=2)])])
-        await drain_all(store)
-        profile = await store.profile(acc, "u", "known")
-        assert profile is not None and profile.anonymous_ids == ["anon-1"]
-        page = await store.events(acc, profile.id, 10, None)
-        assert sorted(e["eventData"]["n"] for e in page.items) == [1, 2]
-        stats = await store.stats(acc)
-        assert (stats.users, stats.anonymous_users, stats.events) == (1, 0, 2)
-
-    run(database_url, scenario)
+async def test_accounts_and_config_version(store: Store) -> None:
+    v0 = await store.config_version()
+    creds = await store.create_account("acme", "owner@acme.test", {"events": 7})
+    assert await store.config_version() > v0
+    account = await store.account_by_license(creds.license_code)
+    assert account is not None and account.limit("events") == 7 and account.limit("users") == 5000
+    assert (await store.account_by_app_id(creds.app_id)) == account
+    assert account.data_api_key_hash == acc.hash_key(creds.data_api_key)
+    assert await store.account_by_license("~missing") is None
+    principal = await store.principal(acc.hash_key(creds.api_key))
+    assert principal is not None and principal.account_id == creds.account_id
+    assert acc.can_authenticate_rest(principal.permissions)
+    v1 = await store.config_version()
+    await store.set_limits(creds.account_id, {"events": 0})
+    assert await store.config_version() > v1
+    assert [a.license_code for a in await store.list_accounts()] == [creds.license_code]
 
 
-def test_attribute_type_limit_is_exact(database_url: str) -> None:
-    async def scenario(store: Store) -> None:
-        acc = (await store.create_account("acme", "o@acme.test")).account_id
-        await store.append([submission(acc, [user(f"u{i}", **{f"a{i}": "x"})]) for i in range(40)])
-        await drain_all(store)
-        schema = await store.schema(acc)
-        assert len(schema["users"]) == 25
-        page = await store.rejections(acc, 100, None, None)
-        assert sum(1 for r in page.items if r["reason"] == "type_limit") == 15
-
-    run(database_url, scenario)
+async def test_revoked_keys_have_no_principal(store: Store) -> None:
+    creds = await store.create_account("acme", "owner@acme.test")
+    _, key = await store.add_member(creds.account_id, "m@x.test", "admin", acc.role_permissions("admin"))
+    assert await store.principal(acc.hash_key(key)) is not None
+    await store.revoke_key(creds.account_id, "m@x.test", "owner@acme.test")
+    assert await store.principal(acc.hash_key(key)) is None
+    members = {m.email: m for m in await store.list_members(creds.account_id)}
+    assert not members["m@x.test"].has_key and members["owner@acme.test"].has_key
 
 
-def test_admin_changes_bump_config_version_and_revoke(database_url: str) -> None:
-    async def scenario(store: Store) -> None:
-        from openengage.accounts import hash_key, role_permissions
-
-        v0 = await store.config_version()
-        creds = await store.create_account("acme", "o@acme.test", {"users": 7})
-        v1 = await store.config_version()
-        assert v1 > v0
-        account = await store.account_by_license(creds.license_code)
-        assert account is not None and account.limit("users") == 7
-        assert (await store.account_by_app_id(creds.app_id)) == account
-        member, key = await store.add_member(creds.account_id, "m@acme.test", "manager", role_permissions("manager"))
-        assert (await store.principal(hash_key(key))) is not None
-        await store.revoke_key(creds.account_id, "m@acme.test", "o@acme.test")
-        assert (await store.principal(hash_key(key))) is None
-        assert await store.config_version() > v1
-        keys = await store.list_keys(creds.account_id)
-        assert [k["member"] for k in keys] == ["o@acme.test", "m@acme.test"]
-        assert keys[1]["revoked_reason"] == "revoked by o@acme.test"
-        updated = await store.set_limits(creds.account_id, {"events": 0})
-        assert updated.limits == {"users": 7, "events": 0}
-        assert [m.email for m in await store.list_members(creds.account_id)] == ["o@acme.test", "m@acme.test"]
-        assert member.role == "manager"
-
-    run(database_url, scenario)
+async def test_append_dedupes_and_limits_atomically(store: Store) -> None:
+    creds = await store.create_account("acme", "o@x.test")
+    a = creds.account_id
+    ev = EventRecord("E", user_id="u")
+    batch = [submission(a, ev, rid="r1", limit=3), submission(a, ev, rid="r1", limit=3), submission(a, ev, limit=3)]
+    assert [o.status for o in await store.append(batch)] == ["accepted", "duplicate", "accepted"]
+    outcomes = await store.append(
+        [submission(a, ev, limit=3), submission(a, ev, limit=3), submission(a, ev, rid="r1", limit=3)]
+    )
+    assert [o.status for o in outcomes] == ["accepted", "limited", "duplicate"]
+    assert (await store.stats(a)).pending == 3
 
 
-def test_maintain_keeps_recent_request_ids(database_url: str) -> None:
-    async def scenario(store: Store) -> None:
-        from openengage.rules.dates import now_ms
+async def test_process_is_exactly_once_and_in_order(store: Store) -> None:
+    creds = await store.create_account("acme", "o@x.test")
+    a = creds.account_id
+    await store.append([submission(a, UserRecord(user_id="u", attributes={"v": i})) for i in range(10)])
+    await store.append([submission(a, EventRecord("E", user_id="u"), EventRecord("F", user_id="u"))])
+    assert await store.process(Planner(), 4) >= 1
+    total = 0
+    while (n := await store.process(Planner(), 4)) > 0:
+        total += n
+    assert await store.process(Planner(), 100) == 0
+    stats = await store.stats(a)
+    assert (stats.users, stats.events, stats.pending) == (1, 2, 0)
+    profile = await store.profile(a, "u", "u")
+    assert profile is not None and profile.data.attributes == {"v": 9}  # the last write wins
+    page = await store.events(a, profile.id, 10, None)
+    assert [e["eventName"] for e in page.items] == ["F", "E"]
 
-        acc = (await store.create_account("acme", "o@acme.test")).account_id
-        await store.append([submission(acc, [event("u")], request_id="keep")])
-        await store.maintain(now_ms())
-        again = await store.append([submission(acc, [event("u")], request_id="keep")])
-        assert again[0].status == "duplicate"
-        await store.maintain(now_ms() + 5 * 3600 * 1000)  # four hours later the id is forgotten
-        later = await store.append([submission(acc, [event("u")], request_id="keep")])
-        assert later[0].status == "accepted"
 
-    run(database_url, scenario)
+class ExplodingPlanner(Planner):
+    def plan(self, entries: Any, state: State) -> Any:
+        raise RuntimeError("boom")
+
+
+async def test_a_failed_batch_changes_nothing(store: Store) -> None:
+    creds = await store.create_account("acme", "o@x.test")
+    a = creds.account_id
+    await store.append([submission(a, UserRecord(user_id="u"))])
+    with pytest.raises(RuntimeError):
+        await store.process(ExplodingPlanner(), 100)
+    assert (await store.stats(a)).pending == 1
+    assert await store.process(Planner(), 100) == 1
+    assert (await store.stats(a)).users == 1
+
+
+async def test_reads_are_scoped_to_their_account(store: Store) -> None:
+    one = await store.create_account("one", "o@x.test")
+    two = await store.create_account("two", "t@x.test")
+    await store.append([submission(one.account_id, UserRecord(user_id="shared", attributes={"a": 1}))])
+    await store.append([submission(two.account_id, EventRecord("E", user_id="shared"))])
+    while await store.process(Planner(), 100):
+        pass
+    p1 = await store.profile(one.account_id, "u", "shared")
+    p2 = await store.profile(two.account_id, "u", "shared")
+    assert p1 is not None and p2 is not None and p1.id != p2.id
+    assert (await store.events(one.account_id, p1.id, 10, None)).items == []
+    assert (await store.events(one.account_id, p2.id, 10, None)).items == []  # not one's profile
+    assert (await store.schema(two.account_id))["users"] == {}
+    assert (await store.stats(one.account_id)).events == 0
+
+
+async def test_entries_keep_their_ids_after_maintenance(store: Store) -> None:
+    """Pruning applied entries never lets a later entry reuse an id (event ids derive from them)."""
+    creds = await store.create_account("acme", "o@x.test")
+    a = creds.account_id
+    await store.append([submission(a, EventRecord("E", user_id="u"))])
+    await store.process(Planner(), 100)
+    from openengage.rules.dates import now_ms
+
+    await store.maintain(now_ms())
+    await store.append([submission(a, EventRecord("E", user_id="u"))])
+    await store.process(Planner(), 100)
+    profile = await store.profile(a, "u", "u")
+    assert profile is not None
+    assert len((await store.events(a, profile.id, 10, None)).items) == 2
+
+
+def test_log_entry_is_plain_data() -> None:
+    entry = LogEntry(1, 2, 3, [])
+    assert entry.records == []
