@@ -38,8 +38,16 @@ def backend(request: pytest.FixtureRequest) -> str:
 
 @pytest.fixture
 def database_url(backend: str, tmp_path: Path) -> Iterator[str]:
-    """A fresh, empty (unmigrated) database of the backend under test."""
+    """A fresh database of the backend under test, with no account. It may already be migrated
+    (PostgreSQL copies a migrated template); `migrate()` on it is a no-op then."""
     with backends.fresh_database(backend, tmp_path) as url:
+        yield url
+
+
+@pytest.fixture
+def unmigrated_database_url(backend: str, tmp_path: Path) -> Iterator[str]:
+    """A fresh database of the backend under test with no migration applied."""
+    with backends.fresh_database(backend, tmp_path, migrated=False) as url:
         yield url
 
 

@@ -38,8 +38,8 @@ async def test_migrate_is_idempotent_and_check_reports_it(store: Store) -> None:
     assert status.reachable and status.migrated and status.pending_migrations == []
 
 
-async def test_unmigrated_store_is_reported(database_url: str) -> None:
-    s = open_store(Settings.from_env({}, database_url=database_url))
+async def test_unmigrated_store_is_reported(unmigrated_database_url: str) -> None:
+    s = open_store(Settings.from_env({}, database_url=unmigrated_database_url))
     try:
         status = await s.check()
         assert not status.migrated

@@ -20,7 +20,7 @@ from openengage.store import open_store
 from openengage.store.base import Store
 from openengage.store.postgres.partition import PARTITIONS, partition_of
 from tests.store.helpers import drain_all, event, opened, submission, user
-from tests.support import backends, pg
+from tests.support import backends
 from tests.support.server import cli
 
 pytestmark = pytest.mark.postgres
@@ -34,13 +34,11 @@ def pg_url(tmp_path: Path) -> Iterator[str]:
 
 
 @pytest.fixture
-def blank_pg_url() -> Iterator[str]:
+def blank_pg_url(tmp_path: Path) -> Iterator[str]:
     """An empty database: no migrations applied."""
     backends.require("postgres")
-    url = backends.postgres_url()
-    assert url is not None
-    with pg.scratch_database(url, migrated=False) as scratch:
-        yield scratch
+    with backends.fresh_database("postgres", tmp_path, migrated=False) as url:
+        yield url
 
 
 async def _nodes(url: str, n: int) -> list[Store]:

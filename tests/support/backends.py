@@ -26,7 +26,9 @@ def require(backend: str) -> None:
 
 
 @contextlib.contextmanager
-def fresh_database(backend: str, tmp_path: Path) -> Iterator[str]:
+def fresh_database(backend: str, tmp_path: Path, migrated: bool = True) -> Iterator[str]:
+    """A database of its own: a new SQLite file (not migrated yet), or a PostgreSQL database copied
+    from a migrated template (`migrated=False`: an empty one)."""
     if backend == "sqlite":
         yield f"sqlite:///{tmp_path / 'oe.db'}"
         return
@@ -34,5 +36,5 @@ def fresh_database(backend: str, tmp_path: Path) -> Iterator[str]:
 
     url = postgres_url()
     assert url is not None
-    with pg.scratch_database(url) as scratch:
+    with pg.scratch_database(url, migrated=migrated) as scratch:
         yield scratch
