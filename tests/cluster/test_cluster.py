@@ -112,6 +112,18 @@ def test_two_nodes_apply_every_record_once_in_user_order(pg_url: str, cluster: A
     ns = _events_n(pg_url)
     assert sorted(ns) == sorted(u * 1000 + s for u in range(users) for s in range(steps))
 
+    # An admin change made elsewhere (here: the CLI) reaches every node within a second.
+    new_key = json.loads(
+        cli("keys", "issue", creds["license_code"], "owner@localhost", "--json", database_url=pg_url).stdout
+    )
+    t0 = time.monotonic()
+    for node in nodes:
+        while node.post("/events", {"userId": "x", "eventName": "Late"}).status_code != 401:
+            assert time.monotonic() - t0 < 1.5, "a revoked key still works after 1.5 s"
+            time.sleep(0.05)
+        node.headers = {"Authorization": f"Bearer {new_key['api_key']}"}
+        assert node.post("/events", {"userId": "x", "eventName": "Late"}).status_code == 201
+
 
 def _wait_for_window_start_margin(margin: float = 15.0) -> None:
     """Rate windows are fixed minutes: start when enough of the current minute remains."""
