@@ -8,18 +8,10 @@ records of one user keep their acceptance order while other partitions proceed o
 from __future__ import annotations
 
 import zlib
-from collections.abc import Sequence
 
-from openengage.records import (
-    DeleteRecord,
-    DeviceRecord,
-    EventRecord,
-    MergeRecord,
-    Record,
-    UserRecord,
-    decode_records,
-    encode_records,
-)
+import msgspec
+
+from openengage.records import DeleteRecord, DeviceRecord, EventRecord, MergeRecord, Record, UserRecord
 
 # Changing this re-routes users between lanes: only change it with an empty ingest log.
 PARTITIONS = 16
@@ -38,21 +30,47 @@ def primary_identity(record: Record) -> str:
     return ""  # pragma: no cover - Record is a closed union
 
 
+def _partition(account_id: int, identity: str) -> int:
+    return zlib.crc32(f"{account_id}\x00{identity}".encode()) % PARTITIONS
+
+
 def partition_of(account_id: int, record: Record) -> int:
-    key = f"{account_id}\x00{primary_identity(record)}".encode()
-    return zlib.crc32(key) % PARTITIONS
+    return _partition(account_id, primary_identity(record))
+
+
+class _Key(msgspec.Struct):
+    """Just the identity fields of an encoded record (msgspec skips the rest without building it)."""
+
+    type: str  # the records' tag
+    user_id: str | None = None
+    anonymous_id: str | None = None
+    retained_user: str | None = None
+
+
+_raw_list = msgspec.json.Decoder(list[msgspec.Raw])
+_key = msgspec.json.Decoder(_Key)
+
+
+def _key_identity(key: _Key) -> str:
+    """primary_identity() of the encoded record, without decoding it whole."""
+    if key.type == "merge":
+        return "u:" + (key.retained_user or "")
+    if key.user_id:
+        return "u:" + key.user_id
+    return "a:" + (key.anonymous_id or "")
 
 
 def split(account_id: int, payload: bytes, count: int) -> list[tuple[int, int, bytes]]:
     """(partition, records, payload) rows for one request: one row per partition its records touch,
-    each keeping the request's record order. A request of one partition keeps its payload as is."""
-    records: Sequence[Record] = decode_records(payload)
-    parts = [partition_of(account_id, r) for r in records]
+    each keeping the request's record order. Records are cut out of the payload as raw JSON (never
+    re-encoded); a request of one partition keeps its payload as is."""
+    raws = _raw_list.decode(payload)
+    parts = [_partition(account_id, _key_identity(_key.decode(raw))) for raw in raws]
     if not parts:
         return [(0, count, payload)]
     if all(p == parts[0] for p in parts):
-        return [(parts[0], len(records), payload)]
-    grouped: dict[int, list[Record]] = {}
-    for p, record in zip(parts, records, strict=True):
-        grouped.setdefault(p, []).append(record)
-    return [(p, len(rs), encode_records(rs)) for p, rs in grouped.items()]
+        return [(parts[0], len(raws), payload)]
+    grouped: dict[int, list[bytes]] = {}
+    for p, raw in zip(parts, raws, strict=True):
+        grouped.setdefault(p, []).append(bytes(raw))
+    return [(p, len(rs), b"[" + b",".join(rs) + b"]") for p, rs in grouped.items()]

@@ -3,7 +3,7 @@
 -- ============================================================ ingest log
 
 -- name: append_entries_copy
-COPY entries (account_id, partition, received_at, n, payload) FROM STDIN;
+COPY entries (account_id, partition, received_at, n, payload) FROM STDIN (FORMAT BINARY);
 
 -- name: lock_keys
 -- Transaction-scoped advisory locks on (class, key), taken in the array's (sorted) order.
