@@ -1,8 +1,8 @@
 """PostgreSQL test databases: a template migrated once per test process, one cheap copy per test.
 
 `CREATE DATABASE x TEMPLATE t` copies the migrated template, so every backend-parametrized test gets its
-own migrated database without running migrations. The copy still costs 0.3 s of fsyncs, so a
-background thread keeps two copies ready while tests run. Names carry the pid of the test process,
+own migrated database without running migrations. Copies (0.3 s of fsyncs) and drops (a checkpoint
+each) run on a background thread while tests run. Names carry the pid of the test process,
 so parallel runs (other developers, CI) never collide; databases left by a dead process are dropped.
 """
 
@@ -84,37 +84,58 @@ def _create(url: str, source: str) -> str:
 
 
 class _Spares:
-    """Copies of the template made ahead of time by a daemon thread."""
+    """A daemon thread makes template copies ahead of time and drops used databases afterwards:
+    DROP DATABASE waits for a checkpoint, CREATE DATABASE for fsyncs; neither should stall a test."""
 
     SPARES = 2
 
     def __init__(self, url: str, source: str) -> None:
         self.url, self.source = url, source
         self.ready: queue.Queue[str] = queue.Queue()
-        self.wanted = threading.Semaphore(self.SPARES)
-        threading.Thread(target=self._fill, daemon=True, name="pg-spares").start()
-        atexit.register(self._drop_ready)
+        self.tasks: queue.Queue[tuple[str, str]] = queue.Queue()
+        self.leftover: set[str] = set()
+        self.stopping = False
+        for _ in range(self.SPARES):
+            self.tasks.put(("create", ""))
+        self.thread = threading.Thread(target=self._work, daemon=True, name="pg-spares")
+        self.thread.start()
+        atexit.register(self._finish)
 
-    def _fill(self) -> None:
+    def _work(self) -> None:
         while True:
-            self.wanted.acquire()
+            task, name = self.tasks.get()
+            if task == "stop":
+                return
             try:
-                self.ready.put(_create(self.url, self.source))
+                if task == "create" and not self.stopping:
+                    self.ready.put(_create(self.url, self.source))
+                elif task == "drop":
+                    _drop(self.url, name)
+                    self.leftover.discard(name)
             except psycopg.Error:
-                return  # the test process falls back to creating copies itself
+                pass  # take() falls back to creating a copy itself; _finish drops what is left
 
     def take(self) -> str:
         try:
-            name = self.ready.get(timeout=5)
+            name = self.ready.get(timeout=10)
         except queue.Empty:
             name = _create(self.url, self.source)
         else:
-            self.wanted.release()
+            self.tasks.put(("create", ""))
+        self.leftover.add(name)
         return name
 
-    def _drop_ready(self) -> None:
+    def discard(self, name: str) -> None:
+        self.tasks.put(("drop", name))
+
+    def _finish(self) -> None:
+        self.stopping = True
+        self.tasks.put(("stop", ""))
+        self.thread.join(30)
         while not self.ready.empty():
-            _drop(self.url, self.ready.get_nowait())
+            self.leftover.add(self.ready.get_nowait())
+        for name in list(self.leftover):
+            _drop(self.url, name)
 
 
 _spares: dict[str, _Spares] = {}
@@ -123,13 +144,18 @@ _spares: dict[str, _Spares] = {}
 @contextlib.contextmanager
 def scratch_database(url: str, migrated: bool = True) -> Iterator[str]:
     """A new database (migrated, unless `migrated=False`), dropped afterwards; yields its URL."""
-    if migrated:
-        if url not in _spares:
-            _spares[url] = _Spares(url, template(url))
-        name = _spares[url].take()
-    else:
+    if not migrated:
         name = _create(url, "template0")
+        try:
+            yield with_database(url, name)
+        finally:
+            _drop(url, name)
+        return
+    if url not in _spares:
+        _spares[url] = _Spares(url, template(url))
+    spares = _spares[url]
+    name = spares.take()
     try:
         yield with_database(url, name)
     finally:
-        _drop(url, name)
+        spares.discard(name)
