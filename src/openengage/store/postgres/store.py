@@ -40,6 +40,7 @@ from openengage.store.sql import load_queries
 Q = load_queries("openengage.store.postgres")
 T = TypeVar("T")
 _PACKAGE = "openengage.store.postgres"
+PROCESS_LANES = 2
 
 
 class PostgresStore:
@@ -130,14 +131,23 @@ class PostgresStore:
         return await self._with(lambda conn: ingest.append(conn, batch, now_ms()))
 
     async def process(self, planner: Planner, limit: int) -> int:
-        async def run(conn: Conn) -> int:
-            for part in await processing.pending_partitions(conn, PARTITIONS):
+        """Apply one batch (at most `limit` records, one transaction) of each of up to PROCESS_LANES
+        partitions at once, on separate connections: while one lane waits on PostgreSQL another plans,
+        so a node's processor keeps its core busy. Returns the records applied by all lanes."""
+        candidates = iter(await self._with(lambda c: processing.pending_partitions(c, PARTITIONS)))
+
+        async def lane(conn: Conn) -> int:
+            for part in candidates:  # shared: each lane takes the next partition not yet tried
                 n = await processing.process_partition(conn, planner, part, limit, now_ms())
                 if n:
                     return n
             return 0
 
-        return await self._with(run)
+        results = await asyncio.gather(*(self._with(lane) for _ in range(PROCESS_LANES)), return_exceptions=True)
+        for result in results:  # every lane has finished (committed or rolled back) before we raise
+            if isinstance(result, BaseException):
+                raise result
+        return sum(r for r in results if isinstance(r, int))
 
     async def maintain(self, now_ms: int) -> None:
         await self._with(lambda conn: ingest.maintain(conn, now_ms))
