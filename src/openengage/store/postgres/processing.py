@@ -88,7 +88,7 @@ async def _load(conn: Conn, needs: Needs) -> State:
         grouped[(acc, kind)].append(value)
     identities: dict[tuple[int, str, str], int] = {}
     for (acc, kind), values in grouped.items():
-        cur = await conn.execute(Q["identities_in"], (acc, kind, values))
+        cur = await conn.execute(Q["identities_in"], (values, acc, kind))
         for value, pid in await cur.fetchall():
             identities[(acc, kind, str(value))] = int(pid)
     pids = sorted(set(identities.values()))

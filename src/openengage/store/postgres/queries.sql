@@ -57,7 +57,12 @@ SELECT id, account_id, received_at, n, payload FROM entries WHERE partition = %s
 DELETE FROM entries WHERE id = ANY(%s);
 
 -- name: identities_in
-SELECT value, profile_id FROM identities WHERE account_id = %s AND kind = %s AND value = ANY(%s);
+-- One index probe per value, whatever the table's statistics say (right after a burst of new users
+-- they are stale, and a sequential scan comparing every row with every value costs seconds).
+SELECT i.value, i.profile_id FROM unnest(%s::text[]) AS v(x)
+CROSS JOIN LATERAL (
+    SELECT value, profile_id FROM identities WHERE account_id = %s AND kind = %s AND value = v.x
+) AS i;
 
 -- name: profiles_in
 SELECT id, account_id, user_id, system, attributes, first_seen, last_seen FROM profiles WHERE id = ANY(%s);
