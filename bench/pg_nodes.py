@@ -91,7 +91,9 @@ def append_rate(url: str, nodes: int, seconds: float) -> float:
         acc = asyncio.run(_account(db.url))
         ctx = multiprocessing.get_context("spawn")
         out: Any = ctx.Queue()
-        procs = [ctx.Process(target=_append_worker, args=(db.url, acc, seconds, k * 1_000_000, out)) for k in range(nodes)]
+        procs = [
+            ctx.Process(target=_append_worker, args=(db.url, acc, seconds, k * 1_000_000, out)) for k in range(nodes)
+        ]
         for p in procs:
             p.start()
         total = sum(out.get() for _ in procs)
@@ -118,7 +120,9 @@ def process_rate(url: str, nodes: int, events: int = 100_000) -> float:
         env = {**os.environ, "OPENENGAGE_DATABASE_URL": db.url}
         t0 = time.perf_counter()
         procs = [
-            subprocess.Popen([sys.executable, "-m", "openengage", "process", "--burst"], env=env, stdout=subprocess.PIPE)
+            subprocess.Popen(
+                [sys.executable, "-m", "openengage", "process", "--burst"], env=env, stdout=subprocess.PIPE
+            )
             for _ in range(nodes)
         ]
         applied = 0
