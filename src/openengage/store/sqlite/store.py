@@ -195,8 +195,10 @@ class SqliteStore:
                 chunk = rows[start : start + _APPEND_CHUNK]
                 params = [v for s in chunk for v in (s.account_id, now, s.records, s.payload)]
                 conn.execute(_append_sql(len(chunk)), params)
-            conn.executemany(Q["request_id_put"], [(a, r, now) for a, r in admission.request_ids])
-            conn.executemany(Q["window_put"], [(a, b, window, n) for (a, b), n in admission.counters.items()])
+            if admission.request_ids:
+                conn.executemany(Q["request_id_put"], [(a, r, now) for a, r in admission.request_ids])
+            if admission.counters:
+                conn.executemany(Q["window_put"], [(a, b, window, n) for (a, b), n in admission.counters.items()])
             conn.execute("COMMIT")
         except BaseException:
             conn.execute("ROLLBACK")
