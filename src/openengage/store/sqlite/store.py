@@ -47,6 +47,7 @@ T = TypeVar("T")
 _PACKAGE = "openengage.store.sqlite"
 
 
+CHECKPOINT_SECONDS = 0.2
 _APPEND_CHUNK = 500  # 4 parameters a row; SQLite allows 32,766 parameters a statement
 
 
@@ -78,6 +79,8 @@ class SqliteStore:
         self._readers = ThreadPoolExecutor(4, thread_name_prefix="oe-read")
         self._conns: list[sqlite3.Connection] = []
         self._conns_lock = threading.Lock()
+        self._closing = threading.Event()
+        self._checkpointer: threading.Thread | None = None
 
     # ------------------------------------------------------------ connections
 
@@ -97,6 +100,9 @@ class SqliteStore:
         if conn is None:
             if name == "log":
                 conn = self._connect(self.log_path)
+                # Checkpoints run on their own thread (see _checkpoints), never inside an ack's commit.
+                conn.execute("PRAGMA wal_autocheckpoint = 0")
+                self._start_checkpoints()
             elif name == "log_read":
                 conn = self._connect(self.log_path, readonly=True)
             elif name == "main":
@@ -107,6 +113,21 @@ class SqliteStore:
                 conn.execute("PRAGMA query_only = 1")
             setattr(self._local, name, conn)
         return conn
+
+    def _start_checkpoints(self) -> None:
+        if self._checkpointer is None:
+            self._checkpointer = threading.Thread(target=self._checkpoints, name="oe-checkpoint", daemon=True)
+            self._checkpointer.start()
+
+    def _checkpoints(self) -> None:
+        """Copy the ingest log's WAL into the database file in the background (PASSIVE: never blocks
+        appends). A checkpoint inside a commit would hold up every request waiting on that commit."""
+        conn = self._connect(self.log_path)
+        while not self._closing.wait(CHECKPOINT_SECONDS):
+            try:
+                conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
+            except sqlite3.Error:  # busy or closing: the next round will do it
+                continue
 
     async def _run(self, pool: ThreadPoolExecutor, fn: Callable[..., T], *args: Any) -> T:
         return await asyncio.get_running_loop().run_in_executor(pool, fn, *args)
@@ -124,8 +145,11 @@ class SqliteStore:
             )
 
     async def close(self) -> None:
+        self._closing.set()
         for pool in (self._log_writer, self._main_writer, self._readers):
             pool.shutdown(wait=True)
+        if self._checkpointer is not None:
+            self._checkpointer.join()
         with self._conns_lock:
             for conn in self._conns:
                 conn.close()
