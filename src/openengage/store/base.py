@@ -89,8 +89,9 @@ class State:
     schemas: dict[tuple[int, str], dict[str, str]]  # (account, scope) -> {attribute: type}
 
 
-@dataclasses.dataclass(frozen=True)
-class EventRow:
+class EventRow(NamedTuple):
+    """One event to insert (a NamedTuple: the processor builds one per event)."""
+
     id: int  # (log entry id << 16) | position: unique, and ordered by acceptance
     account_id: int
     profile_id: int

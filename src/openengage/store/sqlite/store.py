@@ -252,10 +252,12 @@ class SqliteStore:
         conn.execute("BEGIN IMMEDIATE")
         try:
             cursor = int(conn.execute(Q["cursor_get"]).fetchone()[0])
-            rows = common.take_records(log.execute(Q["claim_entries"], (cursor, limit)).fetchall(), limit)
-            if not rows:
+            # Sizes first, payloads only for the entries taken: a backlog of big entries is never read whole.
+            sizes = common.take_records(log.execute(Q["claim_sizes"], (cursor, limit)).fetchall(), limit, 1)
+            if not sizes:
                 conn.execute("ROLLBACK")
                 return 0
+            rows = log.execute(Q["claim_entries"], (cursor, sizes[-1][0])).fetchall()
             entries = [LogEntry(r[0], r[1], r[2], decode_records(r[4])) for r in rows]
             state = self._load(conn, planner.needs(entries))
             effects = planner.plan(entries, state)
