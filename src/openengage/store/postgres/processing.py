@@ -70,10 +70,13 @@ async def process_partition(conn: Conn, planner: Planner, part: int, limit: int,
 
 async def _apply(conn: Conn, planner: Planner, part: int, limit: int, now: int) -> int:
     async with transaction(conn, "REPEATABLE READ"):
-        cur = await conn.execute(Q["claim_entries"], (part, limit))
-        rows = common.take_records(await cur.fetchall(), limit)
-        if not rows:
+        # Sizes first, payloads only for the entries taken (one snapshot: both reads agree).
+        cur = await conn.execute(Q["claim_sizes"], (part, limit))
+        sizes = common.take_records(await cur.fetchall(), limit, 1)
+        if not sizes:
             return 0
+        cur = await conn.execute(Q["claim_entries"], (part, sizes[-1][0]))
+        rows = await cur.fetchall()
         entries = [LogEntry(int(r[0]), int(r[1]), int(r[2]), decode_records(bytes(r[4]))) for r in rows]
         state = await _load(conn, planner.needs(entries))
         effects = planner.plan(entries, state)

@@ -50,8 +50,11 @@ SELECT pg_try_advisory_lock(%s, %s);
 -- name: partition_unlock
 SELECT pg_advisory_unlock(%s, %s);
 
+-- name: claim_sizes
+SELECT id, n FROM entries WHERE partition = %s ORDER BY id LIMIT %s;
+
 -- name: claim_entries
-SELECT id, account_id, received_at, n, payload FROM entries WHERE partition = %s ORDER BY id LIMIT %s;
+SELECT id, account_id, received_at, n, payload FROM entries WHERE partition = %s AND id <= %s ORDER BY id;
 
 -- name: ack_entries
 DELETE FROM entries WHERE id = ANY(%s);
