@@ -64,8 +64,19 @@ async def process_partition(conn: Conn, planner: Planner, part: int, limit: int,
                 await asyncio.sleep(backoff(attempt))
         raise AssertionError("unreachable")  # pragma: no cover
     finally:
-        if not conn.closed:
-            await conn.execute(Q["partition_unlock"], (LOCK_PARTITION, part))
+        await _unlock(conn, part)
+
+
+async def _unlock(conn: Conn, part: int) -> None:
+    """Release the partition; a session that cannot say so is closed, which releases it too (a pooled
+    connection must never go back to the pool still holding a partition)."""
+    if conn.closed:
+        return
+    try:
+        await conn.execute(Q["partition_unlock"], (LOCK_PARTITION, part))
+    except BaseException:
+        await conn.close()
+        raise
 
 
 async def _apply(conn: Conn, planner: Planner, part: int, limit: int, now: int) -> int:
