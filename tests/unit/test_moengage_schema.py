@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import base64
+import dataclasses
 from typing import Any
 
 import pytest
 
+from openengage.accounts import Account, hash_key
 from openengage.api import moengage_schema as schema
-from openengage.api.moengage import basic_credentials
+from openengage.api.moengage import basic_credentials, check_account
 from openengage.api.moengage_errors import Invalid
 from openengage.records import DeviceRecord, Drop, EventRecord, MergeRecord, UnsetRule, UserRecord
 from openengage.rules.dates import parse_iso
@@ -601,3 +603,21 @@ def test_export() -> None:
     assert (exc.type, exc.message, exc.attribute) == ("LimitBreached", "max limit allowed is 20", "users")
     by_id = {"data": {"identifiers": [{"identifier_type": "id", "identifier": "62e79fb15ada55x123g987bu"}]}}
     assert refused(schema.parse_export, by_id).message == "identifier_type 'id' is not supported; use customer_id"
+
+
+def test_check_account() -> None:
+    account = Account(1, "acme", "~lc", "APPID", {}, hash_key("secret"))
+    assert check_account(account, "secret") is account
+    cases = [
+        (None, "secret", 401, "Invalid APP_ID used in Authentication Header"),
+        (account, "wrong", 401, "App Secret key mismatch. Please login to the dashboard to verify key"),
+        (
+            dataclasses.replace(account, data_api_key_hash=None),
+            "secret",
+            409,
+            "App Secret key is not set. Please login to the dashboard to set a key",
+        ),
+    ]
+    for candidate, secret, status, message in cases:
+        exc = refused(check_account, candidate, secret)
+        assert (exc.status, exc.type, exc.message) == (status, "Authentication required", message)

@@ -87,7 +87,11 @@ async def authenticate(request: Request) -> Account:
         raise err.APPKEY_HEADER_MISMATCH()
     if user != app_id:
         raise err.APP_ID_MISMATCH()
-    account = await services(request).auth.account_by_app_id(app_id)
+    return check_account(await services(request).auth.account_by_app_id(app_id), secret)
+
+
+def check_account(account: Account | None, secret: str) -> Account:
+    """The account of the app id, if `secret` is its Data API key (compared by hash, in constant time)."""
     if account is None:
         raise err.UNKNOWN_APP_ID()
     if account.data_api_key_hash is None:
