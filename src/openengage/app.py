@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import sys
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -25,6 +26,7 @@ from openengage.store.groupcommit import GroupCommitter
 
 log = logging.getLogger("openengage.app")
 PARENT_ENV = "OPENENGAGE_PARENT_PID"
+SWITCH_INTERVAL = 0.0005
 
 
 async def healthz(request: Request) -> Response:
@@ -58,6 +60,9 @@ def create_app(settings: Settings | None = None) -> Starlette:
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[dict[str, Any]]:
+        # The ingest writer thread releases the GIL for every SQLite call and fsync; with the default
+        # 5 ms switch interval it then waits behind the busy event loop for up to 5 ms per call.
+        sys.setswitchinterval(SWITCH_INTERVAL)
         store = open_store(settings)
         await store.open()
         committer = GroupCommitter(store, settings.group_commit_records)

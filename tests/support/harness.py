@@ -25,7 +25,9 @@ async def prepare_store(settings: Settings, **account: Any) -> Credentials:
     try:
         await store.migrate()
         await store.open()
-        return await store.create_account(account.pop("name", "acme"), account.pop("owner", "owner@acme.test"), **account)
+        return await store.create_account(
+            account.pop("name", "acme"), account.pop("owner", "owner@acme.test"), **account
+        )
     finally:
         await store.close()
 
@@ -70,16 +72,26 @@ class Harness:
     def auth(self, key: str | None = None) -> dict[str, str]:
         return {"Authorization": f"Bearer {key or self.creds.api_key}"}
 
-    def post(self, path: str, body: Any = None, *, key: str | None = None, headers: dict[str, str] | None = None,
-             content: bytes | None = None, lc: str | None = None, params: dict[str, str] | None = None) -> httpx.Response:
+    def post(
+        self,
+        path: str,
+        body: Any = None,
+        *,
+        key: str | None = None,
+        headers: dict[str, str] | None = None,
+        content: bytes | None = None,
+        lc: str | None = None,
+        params: dict[str, str] | None = None,
+    ) -> httpx.Response:
         h = {"Content-Type": "application/json", **self.auth(key), **(headers or {})}
         url = f"/v1/accounts/{lc or self.lc}{path}"
         if content is not None:
             return self.client.post(url, content=content, headers=h, params=params)
         return self.client.post(url, json=body, headers=h, params=params)
 
-    def get(self, path: str, *, key: str | None = None, params: dict[str, Any] | None = None,
-            lc: str | None = None) -> httpx.Response:
+    def get(
+        self, path: str, *, key: str | None = None, params: dict[str, Any] | None = None, lc: str | None = None
+    ) -> httpx.Response:
         return self.client.get(f"/v1/accounts/{lc or self.lc}{path}", headers=self.auth(key), params=params)
 
     def data(self, path: str, **kw: Any) -> Any:

@@ -8,6 +8,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -27,15 +28,28 @@ def cli(*args: str, database_url: str, check: bool = True, cwd: Path | None = No
     """Run the `openengage` CLI in a subprocess (as a user would)."""
     env = {**os.environ, "OPENENGAGE_DATABASE_URL": database_url}
     return subprocess.run(
-        [sys.executable, "-m", "openengage", *args], env=env, capture_output=True, text=True, check=check, cwd=cwd, timeout=120
+        [sys.executable, "-m", "openengage", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=check,
+        cwd=cwd,
+        timeout=120,
     )
 
 
 class Server:
     """One `openengage serve` in its own process group; `kill()` is `kill -9` of the whole group."""
 
-    def __init__(self, database_url: str, *, port: int | None = None, cwd: Path | None = None,
-                 args: tuple[str, ...] = (), env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        database_url: str,
+        *,
+        port: int | None = None,
+        cwd: Path | None = None,
+        args: tuple[str, ...] = (),
+        env: dict[str, str] | None = None,
+    ) -> None:
         self.database_url = database_url
         self.port = port or free_port()
         self.base = f"http://127.0.0.1:{self.port}"
@@ -46,17 +60,20 @@ class Server:
         self.log_path: Path | None = None
 
     def start(self, timeout: float = 30.0) -> Server:
-        env = {**os.environ, "OPENENGAGE_DATABASE_URL": self.database_url, "OPENENGAGE_LOG_LEVEL": "warning", **self.env}
-        out = subprocess.PIPE
+        env = {**os.environ, "OPENENGAGE_LOG_LEVEL": "warning", **self.env}
+        if self.database_url is not None:
+            env["OPENENGAGE_DATABASE_URL"] = self.database_url
+        self.lines: list[str] = []
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "openengage", "serve", "--port", str(self.port), *self.args],
             env=env,
-            stdout=out,
+            stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,
             cwd=self.cwd,
             start_new_session=True,
         )
+        threading.Thread(target=self._pump, daemon=True).start()
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
@@ -68,12 +85,14 @@ class Server:
         self.kill()
         raise RuntimeError(f"server did not become healthy in {timeout}s: {self.output()}")
 
+    def _pump(self) -> None:
+        assert self.proc is not None and self.proc.stdout is not None
+        with self.proc.stdout:
+            for line in self.proc.stdout:
+                self.lines.append(line.rstrip("\n"))
+
     def output(self) -> str:
-        if self.proc is None or self.proc.stdout is None:
-            return ""
-        if self.proc.poll() is None:
-            return "(still running)"
-        return self.proc.stdout.read()
+        return "\n".join(self.lines)
 
     def kill(self) -> None:
         """SIGKILL the server and every process it started: no shutdown code runs."""

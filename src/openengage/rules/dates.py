@@ -12,6 +12,7 @@ Anything else is refused. Output is always `yyyy-MM-ddTHH:mm:ss+0000` (UTC).
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import re
 
 _ISO = re.compile(
@@ -25,36 +26,49 @@ _MS_THRESHOLD = 100_000_000_000
 DOCUMENTED_FORMAT = "yyyy-MM-ddTHH:mm:ss±hhmm, e.g. 2018-09-15T18:29:00-0800"
 
 
+_DAYS_BEFORE_MONTH = (0, 0, 31, 59, 90, 120, 151, 181, 212, 243, 273, 304, 334)
+_MONTH_DAYS = (0, 31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
+_ORDINAL_1970 = 719163  # days from 0001-01-01 to 1970-01-01
+
+
+def _is_leap(year: int) -> bool:
+    return year % 4 == 0 and (year % 100 != 0 or year % 400 == 0)
+
+
+def _epoch_days(year: int, month: int, day: int) -> int | None:
+    """Days since 1970-01-01, or None for an impossible date. Arithmetic: no datetime objects."""
+    if not 1 <= month <= 12 or not 1 <= day <= _MONTH_DAYS[month] or year < 1:
+        return None
+    leap = _is_leap(year)
+    if month == 2 and day == 29 and not leap:
+        return None
+    y = year - 1
+    days = y * 365 + y // 4 - y // 100 + y // 400 + _DAYS_BEFORE_MONTH[month] + (month > 2 and leap) + day
+    return days - _ORDINAL_1970
+
+
+@functools.lru_cache(maxsize=8192)  # event times and birth dates repeat a lot within and across requests
 def parse_iso(text: str) -> int | None:
     """Epoch milliseconds of an accepted date string, or None when it is not one."""
     m = _ISO.fullmatch(text)
     if m is None:
         return None
     year, month, day, hour, minute, second, frac, tz = m.groups()
+    days = _epoch_days(int(year), int(month), int(day))
+    h, mi, sec = int(hour or 0), int(minute or 0), int(second or 0)
+    if days is None or h > 23 or mi > 59 or sec > 59:
+        return None
     offset = 0
     if tz and tz not in ("Z", "z"):
-        sign = -1 if tz[0] == "-" else 1
         digits = tz[1:].replace(":", "")
         if len(digits) not in (2, 4):
             return None
-        hh, mm = int(digits[:2]), int(digits[2:] or 0)
-        if hh > 23 or mm > 59:
+        oh, om = int(digits[:2]), int(digits[2:] or 0)
+        if oh > 23 or om > 59:
             return None
-        offset = sign * (hh * 60 + mm)
-    try:
-        moment = dt.datetime(
-            int(year),
-            int(month),
-            int(day),
-            int(hour or 0),
-            int(minute or 0),
-            int(second or 0),
-            int((frac or "0").ljust(6, "0")[:6]),
-            tzinfo=dt.timezone(dt.timedelta(minutes=offset)),
-        )
-    except ValueError:
-        return None
-    return (moment - _EPOCH) // dt.timedelta(milliseconds=1)
+        offset = (oh * 60 + om) * (-1 if tz[0] == "-" else 1)
+    millis = int((frac or "0").ljust(3, "0")[:3])
+    return ((days * 24 + h) * 60 + mi - offset) * 60_000 + sec * 1000 + millis
 
 
 def epoch_to_ms(value: int | float) -> int:

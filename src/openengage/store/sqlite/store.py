@@ -10,6 +10,7 @@ transaction as the entry's effects: exactly-once without a transaction spanning 
 from __future__ import annotations
 
 import asyncio
+import functools
 import hmac
 import sqlite3
 import threading
@@ -44,6 +45,14 @@ from openengage.store.sql import load_queries
 Q = load_queries("openengage.store.sqlite")
 T = TypeVar("T")
 _PACKAGE = "openengage.store.sqlite"
+
+
+_APPEND_CHUNK = 500  # 4 parameters a row; SQLite allows 32,766 parameters a statement
+
+
+@functools.cache
+def _append_sql(rows: int) -> str:
+    return Q["append_entry"] + ", (?, ?, ?, ?)" * (rows - 1)
 
 
 def ingest_path(path: str) -> str:
@@ -179,10 +188,13 @@ class SqliteStore:
         try:
             admission = common.Admission(now, seen, used)
             outcomes = admission.decide(batch)
-            conn.executemany(
-                Q["append_entry"],
-                [(s.account_id, now, s.records, s.payload) for s in admission.accepted],
-            )
+            # One multi-row INSERT per chunk: a single sqlite3_step, so the writer thread gives up
+            # and retakes the GIL once, not once per row (the event loop holds it meanwhile).
+            rows = admission.accepted
+            for start in range(0, len(rows), _APPEND_CHUNK):
+                chunk = rows[start : start + _APPEND_CHUNK]
+                params = [v for s in chunk for v in (s.account_id, now, s.records, s.payload)]
+                conn.execute(_append_sql(len(chunk)), params)
             conn.executemany(Q["request_id_put"], [(a, r, now) for a, r in admission.request_ids])
             conn.executemany(Q["window_put"], [(a, b, window, n) for (a, b), n in admission.counters.items()])
             conn.execute("COMMIT")

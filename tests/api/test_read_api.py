@@ -1,0 +1,72 @@
+"""The read API: profile, events with cursor pagination, stats, schema, rejections."""
+
+from __future__ import annotations
+
+from tests.support.harness import Harness
+
+
+def test_unknown_user_is_404(api: Harness) -> None:
+    r = api.get("/users/nobody")
+    assert r.status_code == 404
+    assert r.json()["response"]["message"] == "Error: no user 'nobody' in this account."
+    assert api.get("/users/nobody/events").status_code == 404
+
+
+def test_events_newest_first_with_cursor_pagination(api: Harness) -> None:
+    events = [{"userId": "u", "eventName": f"E{i}", "eventTime": f"2024-01-01T00:00:{i:02d}Z"} for i in range(25)]
+    api.post("/bulk-events", {"events": events})
+    # two events with the same time keep acceptance order (newest accepted first)
+    api.post("/events", {"userId": "u", "eventName": "Tie", "eventTime": "2024-01-01T00:00:24Z"})
+    api.drain()
+    names: list[str] = []
+    cursor = None
+    pages = 0
+    while True:
+        params = {"limit": 10} if cursor is None else {"limit": 10, "cursor": cursor}
+        page = api.events("u", **params)
+        names += [e["eventName"] for e in page["events"]]
+        pages += 1
+        cursor = page["next"]
+        if cursor is None:
+            break
+    assert pages == 3
+    assert names == ["Tie", *[f"E{i}" for i in range(24, -1, -1)]]
+
+
+def test_bad_paging_arguments(api: Harness) -> None:
+    api.post("/events", {"userId": "u", "eventName": "E"})
+    api.drain()
+    assert api.get("/users/u/events", params={"limit": 0}).status_code == 400
+    assert api.get("/users/u/events", params={"limit": "abc"}).status_code == 400
+    assert api.get("/users/u/events", params={"cursor": "!!garbage"}).status_code == 400
+
+
+def test_user_ids_with_any_character(api: Harness) -> None:
+    for user_id in ("johndoe21#", "a/b", "with space", "ünïcødé", "x?y=1&z"):
+        api.post("/users", {"userId": user_id, "firstName": "F"})
+        api.post("/events", {"userId": user_id, "eventName": "E"})
+    api.drain()
+    for user_id in ("johndoe21#", "a/b", "with space", "ünïcødé", "x?y=1&z"):
+        assert api.profile(user_id)["userId"] == user_id
+        assert len(api.events(user_id)["events"]) == 1
+
+
+def test_stats_counts_pending_until_processed(api: Harness) -> None:
+    api.post("/bulk-users", {"users": [{"userId": f"u{i}"} for i in range(5)]})
+    api.post("/events", {"anonymousId": "a", "eventName": "E"})
+    assert api.data("/stats") == {"users": 0, "anonymousUsers": 0, "events": 0, "pending": 6}
+    api.drain()
+    assert api.data("/stats") == {"users": 5, "anonymousUsers": 1, "events": 1, "pending": 0}
+
+
+def test_rejections_filter_and_paging(api: Harness) -> None:
+    for i in range(3):
+        api.post("/users", {"userId": f"u{i}", "attributes": {"we_x": i}})
+    api.drain()
+    assert len(api.data("/rejections")["rejections"]) == 3
+    only = api.data("/rejections", params={"userId": "u1"})["rejections"]
+    assert [r["userId"] for r in only] == ["u1"]
+    first = api.data("/rejections", params={"limit": 2})
+    assert len(first["rejections"]) == 2 and first["next"]
+    rest = api.data("/rejections", params={"limit": 2, "cursor": first["next"]})
+    assert len(rest["rejections"]) == 1 and rest["next"] is None
