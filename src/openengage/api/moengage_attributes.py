@@ -136,7 +136,7 @@ def _standard_value(key: str, kind: str, value: Any) -> tuple[Any, Drop | None]:
         raise err.expected(key, "String")
     if kind == GENDER:
         gender = GENDERS.get(text.strip().lower())
-        return gender, None if gender else Drop(key, R_INVALID_VALUE, text)
+        return gender, (None if gender else Drop(key, R_INVALID_VALUE, text))
     if kind == DATE and parse_iso(text) is None:
         return None, Drop(key, R_INVALID_VALUE, text)
     return text, None
