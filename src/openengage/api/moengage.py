@@ -70,7 +70,7 @@ def basic_credentials(header: str | None) -> tuple[str, str]:
 def app_id_param(request: Request) -> str:
     """The workspace id from the path or `?app_id=`; clients also send both, which must then agree."""
     path = request.path_params.get("app_id")
-    query = request.query_params.get("app_id")
+    query = request.query_params.get("app_id") if request.scope.get("query_string") else None
     if path and query and path != query:
         raise err.APP_ID_MISMATCH()
     app_id = path or query
@@ -181,11 +181,11 @@ def ingest_route(
 ) -> Callable[[Request], Awaitable[Response]]:
     async def handle(request: Request) -> Response:
         request_id = moe.new_request_id()
-        headers: dict[str, str] = {}
+        svc = services(request)
+        account: Account | None = None
+        headers: dict[str, str] | None = None
         try:
             account = await authenticate(request)
-            svc = services(request)
-            headers = known_headers(svc, account, bucket)
             plan = parse(await read_json(request))
             if check is not None:
                 await check(svc, account, plan)
@@ -195,6 +195,8 @@ def ingest_route(
                 raise err.RATE_LIMITED()
             return moe.success(request_id, headers, **extra)
         except Invalid as exc:
+            if headers is None and account is not None:  # refused before the log: nothing was consumed
+                headers = known_headers(svc, account, bucket)
             return moe.fail(exc.status, exc.type, exc.message, request_id, exc.attribute, headers)
         except Exception:
             return server_error(request_id)
