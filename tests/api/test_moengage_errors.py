@@ -345,3 +345,17 @@ def test_a_bulk_request_with_one_bad_element_stores_nothing(api: Harness) -> Non
 def test_unknown_moengage_path_is_404(api: Harness) -> None:
     r = Moe(api).post(f"/v1/customers/{api.creds.app_id}", fx.USER)
     assert r.status_code == 404
+
+
+def test_a_store_failure_is_a_500_in_the_vendor_shape_and_stores_nothing(
+    api: Harness, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    async def failing_append(batch: Any) -> Any:
+        raise OSError("disk full")
+
+    monkeypatch.setattr(api.store, "append", failing_append)
+    r = Moe(api).customer(fx.USER)
+    assert_fail(r, 500, "Server Error", "An unexpected error was encountered while processing this request. …")
+    assert "moengage request failed" in caplog.text
+    monkeypatch.undo()
+    nothing_changed(api)

@@ -167,7 +167,7 @@ def submission(account: Account, plan: Ingest) -> Submission:
 
 
 def server_error(request_id: str) -> Response:
-    """500 in the vendor's shape; whatever failed, nothing was appended (or the append raised)."""
+    """500 in the vendor's shape. Whatever failed did so before the append or inside it (rolled back)."""
     log.exception("moengage request failed", extra={"action": "server_error", "request_id": request_id})
     failure = err.SERVER_ERROR()
     return moe.fail(failure.status, failure.type, failure.message, request_id)
