@@ -56,7 +56,9 @@ def free_port() -> int:
 
 def cli(url: str, *args: str) -> str:
     env = {**os.environ, "OPENENGAGE_DATABASE_URL": url}
-    out = subprocess.run([sys.executable, "-m", "openengage", *args], env=env, capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        [sys.executable, "-m", "openengage", *args], env=env, capture_output=True, text=True, check=True
+    )
     return out.stdout
 
 
@@ -127,8 +129,10 @@ end
     return out
 
 
-def run_wrk(base: str, script: Path, duration: float, connections: int = CONNECTIONS, cpus: str | None = "1") -> dict[str, float]:
-    cmd = ["wrk", "-t1", f"-c{connections}", f"-d{int(round(duration))}s", "--latency", "-s", str(script), base]
+def run_wrk(
+    base: str, script: Path, duration: float, connections: int = CONNECTIONS, cpus: str | None = "1"
+) -> dict[str, float]:
+    cmd = ["wrk", "-t1", f"-c{connections}", f"-d{round(duration)}s", "--latency", "-s", str(script), base]
     if cpus:
         cmd = ["taskset", "-c", cpus, *cmd]
     out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
@@ -157,8 +161,14 @@ def event(i: int) -> dict[str, Any]:
         "userId": f"user-{i % 10_000}",
         "eventName": "Added to Cart",
         "eventTime": "2018-09-15T18:29:00-0800",
-        "eventData": {"Product ID": i, "Price": 39.8, "Quantity": 1, "Product": "Givenchy Pour Homme Cologne",
-                      "Category": "Fragrance", "Currency": "USD"},
+        "eventData": {
+            "Product ID": i,
+            "Price": 39.8,
+            "Quantity": 1,
+            "Product": "Givenchy Pour Homme Cologne",
+            "Category": "Fragrance",
+            "Currency": "USD",
+        },
     }
 
 
@@ -229,7 +239,7 @@ def http_ingest(url: str, tmp: Path, duration: float, reps: int) -> dict[str, An
     }
     runs: dict[str, list[dict[str, float]]] = {name: [] for name in scripts}
     with server(url, cpus="0", processor=False) as base:
-        for name, (script, _) in scripts.items():  # warm-up
+        for script, _ in scripts.values():  # warm-up
             run_wrk(base, script, 2)
         for _ in range(reps):
             for name, (script, _) in scripts.items():
@@ -265,8 +275,12 @@ def processor_run(url: str, events: int = 100_000, users: int = 10_000) -> dict[
             batch: list[Submission] = []
             for i in range(0, events, 25):
                 records = [
-                    EventRecord("Added to Cart", user_id=f"user-{(i + j) % users}", time_ms=1_537_064_940_000 + i + j,
-                                data=event(i + j)["eventData"])
+                    EventRecord(
+                        "Added to Cart",
+                        user_id=f"user-{(i + j) % users}",
+                        time_ms=1_537_064_940_000 + i + j,
+                        data=event(i + j)["eventData"],
+                    )
                     for j in range(25)
                 ]
                 batch.append(Submission(acc, "bulk", 1, 0, encode_records(list(records)), 25))
@@ -291,7 +305,9 @@ def insert_baseline(tmp: Path, rows: int = 100_000) -> dict[str, Any]:
     conn = sqlite3.connect(path, isolation_level=None)
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute("PRAGMA synchronous=FULL")
-    conn.execute("CREATE TABLE events (id INTEGER PRIMARY KEY, profile_id INTEGER, name TEXT, time_ms INTEGER, data BLOB)")
+    conn.execute(
+        "CREATE TABLE events (id INTEGER PRIMARY KEY, profile_id INTEGER, name TEXT, time_ms INTEGER, data BLOB)"
+    )
     conn.execute("CREATE INDEX events_profile ON events(profile_id, time_ms, id)")
     payload = json.dumps(event(1)["eventData"]).encode()
     t0 = time.perf_counter()
@@ -328,8 +344,12 @@ def sustained(url: str, tmp: Path, start_rate: float, step_seconds: float = 15) 
             offered = out["rps"] * 25
             processed = (after["events"] - before["events"]) / elapsed
             growth = after["pending"] - before["pending"]
-            step = {"offered_records_per_s": round(offered), "processed_per_s": round(processed),
-                    "backlog_growth": growth, "p99_ms": out["p99_ms"]}
+            step = {
+                "offered_records_per_s": round(offered),
+                "processed_per_s": round(processed),
+                "backlog_growth": growth,
+                "p99_ms": out["p99_ms"],
+            }
             tried.append(step)
             flat = growth <= 0.05 * offered * elapsed
             if flat:
@@ -350,7 +370,9 @@ def sustained(url: str, tmp: Path, start_rate: float, step_seconds: float = 15) 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--database-url", default=None, help="postgresql://... to benchmark PostgreSQL (default: SQLite)")
+    parser.add_argument(
+        "--database-url", default=None, help="postgresql://... to benchmark PostgreSQL (default: SQLite)"
+    )
     parser.add_argument("--duration", type=float, default=10.0)
     parser.add_argument("--reps", type=int, default=3)
     parser.add_argument("--quick", action="store_true", help="short runs, to check the script")
@@ -369,10 +391,14 @@ def main() -> None:
             n = 20_000 if args.quick else 100_000
             report["processor"] = processor_run(fresh_store(args.database_url, tmp, "proc"), events=n)
             report["processor"]["baseline_insert_rows_per_s"] = insert_baseline(tmp, n)["rows_per_s"]
-            report["processor"]["ratio"] = report["processor"]["events_per_s"] / report["processor"]["baseline_insert_rows_per_s"]
+            report["processor"]["ratio"] = (
+                report["processor"]["events_per_s"] / report["processor"]["baseline_insert_rows_per_s"]
+            )
         if "sustained" in only:
             start = report.get("processor", {}).get("events_per_s", 20_000) * 0.9
-            report["sustained"] = sustained(fresh_store(args.database_url, tmp, "e2e"), tmp, start, 5 if args.quick else 15)
+            report["sustained"] = sustained(
+                fresh_store(args.database_url, tmp, "e2e"), tmp, start, 5 if args.quick else 15
+            )
     RESULTS.mkdir(exist_ok=True)
     out = RESULTS / f"bench-{report['backend']}-{time.strftime('%Y%m%d-%H%M%S')}.json"
     out.write_text(json.dumps(report, indent=2))
@@ -390,9 +416,11 @@ def render(r: dict[str, Any]) -> str:
         ]
         for name in ("noop_single", "events", "noop_bulk", "bulk_events", "moe_event", "moe_bulk"):
             m = h[name]
-            lines.append(f"| {name} | {m['rps']:.0f} | {m['records_per_s']:.0f} | {m['p50_ms']:.2f} | {m['p99_ms']:.2f} | {m['non2xx']:.0f} | {m['runs']} |")
-        lines += ["", f"single /events vs no-op: {h['single_ratio']:.2f}x; /bulk-events vs no-op: {h['bulk_ratio']:.2f}x"]
+            cells = [f"{m['rps']:.0f}", f"{m['records_per_s']:.0f}", f"{m['p50_ms']:.2f}", f"{m['p99_ms']:.2f}"]
+            lines.append(f"| {name} | {' | '.join(cells)} | {m['non2xx']:.0f} | {m['runs']} |")
         lines += [
+            "",
+            f"single /events vs no-op: {h['single_ratio']:.2f}x; /bulk-events vs no-op: {h['bulk_ratio']:.2f}x",
             f"MoEngage /v1/event vs no-op: {h['moe_single_ratio']:.2f}x; "
             f"/v1/transition vs no-op: {h['moe_bulk_ratio']:.2f}x",
             "",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import time
 from pathlib import Path
 
 import httpx2 as httpx
@@ -29,6 +30,16 @@ def test_first_run_prints_credentials_and_a_curl_that_works(tmp_path: Path) -> N
         key = text.split("REST API key:")[1].split()[0]
         lc = text.split("License code:")[1].split()[0]
         with httpx.Client(base_url=server.base) as client:
+            # DESIGN §6: an accepted record is visible in the read API within a second at moderate load
+            accepted = time.monotonic()
+            r = client.post(f"/v1/accounts/{lc}/events", json=seeds.EVENT, headers={"Authorization": f"Bearer {key}"})
+            assert r.status_code == 201
+            while (
+                client.get(f"/v1/accounts/{lc}/users/johndoe", headers={"Authorization": f"Bearer {key}"}).status_code
+                != 200
+            ):
+                assert time.monotonic() - accepted < 1.0, "not visible within a second"
+                time.sleep(0.02)
             wait_processed(client, lc, key)
         shown = subprocess.run(["bash", "-c", read_back + " --silent"], capture_output=True, text=True, timeout=30)
         profile = json.loads(shown.stdout)["response"]["data"]
@@ -53,8 +64,6 @@ def test_two_api_workers_and_the_processor(tmp_path: Path) -> None:
         assert stats == {"users": 1, "anonymousUsers": 0, "events": 20, "pending": 0}
         # an admin change made by the CLI reaches both running workers within a second
         cli("keys", "issue", lc, "owner@localhost", database_url=url)
-        import time
-
         time.sleep(1.2)
         codes = {client.get(f"/v1/accounts/{lc}/stats").status_code for _ in range(10)}
         assert codes == {401}

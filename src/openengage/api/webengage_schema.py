@@ -31,16 +31,10 @@ USER_BOOL_FIELDS = ("emailOptIn", "smsOptIn", "whatsappOptIn", "rcsOptIn")
 GENDERS = ("male", "female", "other")
 _E164 = re.compile(r"\+[1-9]\d{1,14}")
 _ID_FIELDS = ("userId", "anonymousId")
-_USER_KNOWN = {
-    *_ID_FIELDS,
-    *USER_STRING_FIELDS,
-    *USER_BOOL_FIELDS,
-    "birthDate",
-    "gender",
-    "phone",
-    "attributes",
-}
-_EVENT_KNOWN = {*_ID_FIELDS, "eventName", "eventTime", "eventData"}
+_USER_KNOWN = frozenset(
+    {*_ID_FIELDS, *USER_STRING_FIELDS, *USER_BOOL_FIELDS, "birthDate", "gender", "phone", "attributes"}
+)
+_EVENT_KNOWN = frozenset({*_ID_FIELDS, "eventName", "eventTime", "eventData"})
 
 
 class Invalid(Exception):
@@ -84,6 +78,14 @@ def decode_body(body: bytes) -> dict[str, Any]:
 
 
 def _ids(obj: dict[str, Any]) -> tuple[str | None, str | None]:
+    user_id, anonymous_id = obj.get("userId"), obj.get("anonymousId")
+    # Fast path for the common shapes; anything else goes through the checks that explain the error.
+    if (
+        (user_id is None or (type(user_id) is str and len(user_id) <= MAX_ID_LENGTH))
+        and (anonymous_id is None or (type(anonymous_id) is str and len(anonymous_id) <= MAX_ID_LENGTH))
+        and (user_id or anonymous_id)
+    ):
+        return user_id or None, anonymous_id or None
     ids: list[str | None] = []
     for name in _ID_FIELDS:
         value = obj.get(name)
@@ -100,7 +102,9 @@ def _ids(obj: dict[str, Any]) -> tuple[str | None, str | None]:
     return ids[0], ids[1]
 
 
-def _unknown(obj: dict[str, Any], known: set[str]) -> list[Drop]:
+def _unknown(obj: dict[str, Any], known: frozenset[str]) -> list[Drop]:
+    if obj.keys() <= known:  # the common case, checked in C
+        return []
     return [Drop(key, "unknown_field", value) for key, value in obj.items() if key not in known]
 
 
@@ -164,16 +168,18 @@ def parse_user(obj: Any) -> UserRecord:
 
 
 def _event_time(value: Any) -> tuple[int | None, str | None]:
+    if type(value) is str and value:
+        return _date("eventTime", value), value
     if not _present(value):
         return None, None
-    if isinstance(value, str):
-        return _date("eventTime", value), value
     if isinstance(value, int | float) and not isinstance(value, bool):
         return epoch_to_ms(value), None
     raise Invalid(f"Error: eventTime must be a string in the format {DOCUMENTED_FORMAT}.")
 
 
 def _event_data(value: Any) -> dict[str, Any]:
+    if type(value) is dict:
+        return value
     if value is None:
         return {}
     if isinstance(value, str):
@@ -187,11 +193,9 @@ def _event_data(value: Any) -> dict[str, Any]:
     return value
 
 
-def parse_event(obj: Any) -> EventRecord:
-    if not isinstance(obj, dict):
-        raise Invalid(f"Error: an event must be a JSON object, not {_type_name(obj)}.")
-    user_id, anonymous_id = _ids(obj)
-    name = obj.get("eventName")
+def _event_name(name: Any) -> str:
+    if type(name) is str and 0 < len(name) <= MAX_EVENT_NAME_LENGTH and not is_system_event(name):
+        return name
     if not _present(name):
         raise Invalid("Error: eventName cannot be empty.")
     if not isinstance(name, str):
@@ -200,18 +204,19 @@ def parse_event(obj: Any) -> EventRecord:
         raise Invalid(
             f"Error: eventName must be less than {MAX_EVENT_NAME_LENGTH + 1} characters long (got {len(name)})."
         )
-    if is_system_event(name):
-        raise Invalid(f"Error: eventName '{name}' is a system event; system events cannot be created through the API.")
+    raise Invalid(f"Error: eventName '{name}' is a system event; system events cannot be created through the API.")
+
+
+def parse_event(obj: Any) -> EventRecord:
+    if type(obj) is not dict:
+        raise Invalid(f"Error: an event must be a JSON object, not {_type_name(obj)}.")
+    user_id, anonymous_id = _ids(obj)
+    name = _event_name(obj.get("eventName"))
     time_ms, time_text = _event_time(obj.get("eventTime"))
-    return EventRecord(
-        name=name,
-        user_id=user_id,
-        anonymous_id=anonymous_id,
-        time_ms=time_ms,
-        time_text=time_text,
-        data=_event_data(obj.get("eventData")),
-        dropped=_unknown(obj, _EVENT_KNOWN),
-    )
+    data = _event_data(obj.get("eventData"))
+    if obj.keys() <= _EVENT_KNOWN:  # checked in C: the common case has no unknown fields
+        return EventRecord(name, user_id, anonymous_id, time_ms, time_text, data)
+    return EventRecord(name, user_id, anonymous_id, time_ms, time_text, data, dropped=_unknown(obj, _EVENT_KNOWN))
 
 
 def parse_bulk(body: dict[str, Any], key: str, parse: Any) -> list[Any]:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 from openengage.records import DeleteRecord, DeviceRecord, Drop, EventRecord, MergeRecord, UserRecord
 from openengage.rules import attributes as attrs
@@ -50,10 +50,15 @@ class Planner:
             acc = entry.account_id
             scopes.add((acc, USER_SCOPE))
             for record in entry.records:
+                if type(record) is EventRecord:  # the common case, inlined
+                    scopes.add((acc, EVENT_SCOPE_PREFIX + record.name))
+                    if record.user_id:
+                        identities.add((acc, "u", record.user_id))
+                    elif record.anonymous_id:  # an event's anonymous id never matters when it has a user id
+                        identities.add((acc, "a", record.anonymous_id))
+                    continue
                 for kind, value in _ids(record):
                     identities.add((acc, kind, value))
-                if isinstance(record, EventRecord):
-                    scopes.add((acc, event_scope(record.name)))
         return Needs(identities, scopes)
 
     def plan(self, entries: Sequence[LogEntry], state: State) -> Effects:
@@ -84,8 +89,7 @@ def _ids(record: Any) -> Iterable[tuple[str, str]]:
         yield "u", record.retained_user
 
 
-@dataclasses.dataclass
-class _Context:
+class _Context(NamedTuple):
     """Where a record came from, for rejections and event ids."""
 
     entry: LogEntry
@@ -108,6 +112,7 @@ class _Batch:
         self.deleted: list[int] = []
         self.devices: dict[tuple[int, str], dict[str, Any] | None] = {}
         self.next_temp = -1
+        self.event_names: set[str] = set()  # event names already checked in this batch
         self.fx = Effects()
 
     # ------------------------------------------------------------ dispatch
@@ -337,16 +342,21 @@ class _Batch:
 
     def event(self, ctx: _Context, r: EventRecord) -> None:
         acc, entry = ctx.entry.account_id, ctx.entry
-        self.reject_drops(ctx, r.dropped)
-        name_problem = attrs.name_issue("eventName", r.name)
-        if name_problem is None and is_system_event(r.name):
-            name_problem = attrs.Issue("eventName", R_SYSTEM_EVENT, "system events cannot be created through the API")
-        if name_problem is not None:
-            self.reject(
-                ctx,
-                dataclasses.replace(name_problem, detail="event dropped: " + name_problem.detail, value=r.name),
-            )
-            return
+        if r.dropped:
+            self.reject_drops(ctx, r.dropped)
+        if r.name not in self.event_names:
+            name_problem = attrs.name_issue("eventName", r.name)
+            if name_problem is None and is_system_event(r.name):
+                name_problem = attrs.Issue(
+                    "eventName", R_SYSTEM_EVENT, "system events cannot be created through the API"
+                )
+            if name_problem is not None:
+                self.reject(
+                    ctx,
+                    dataclasses.replace(name_problem, detail="event dropped: " + name_problem.detail, value=r.name),
+                )
+                return
+            self.event_names.add(r.name)
         kind, value = ("u", r.user_id) if r.user_id is not None else ("a", r.anonymous_id)
         assert value is not None
         pid = self.lookup(acc, kind, value)
@@ -359,19 +369,10 @@ class _Batch:
         time_ms = r.time_ms if r.time_ms is not None else entry.received_at
         self.fx.events.append(
             EventRow(
-                id=(entry.id << 16) | ctx.position,
-                account_id=acc,
-                profile_id=pid,
-                user_id=r.user_id,
-                anonymous_id=r.anonymous_id,
-                name=r.name,
-                time_ms=time_ms,
-                time_text=r.time_text,
-                data=data,
-                context=r.context,
-                received_at=entry.received_at,
+                (entry.id << 16) | ctx.position, acc, pid, r.user_id, r.anonymous_id, r.name, time_ms,
+                r.time_text, data, r.context, entry.received_at,
             )
-        )
+        )  # fmt: skip
         self.stat(acc, "events", 1)
         self.profiles[pid].data.seen(time_ms)
         self.seen.add(pid)
@@ -456,7 +457,7 @@ class _Batch:
         for row_index, row in enumerate(fx.events):
             final = self.final(row.profile_id)
             if final != row.profile_id:
-                fx.events[row_index] = dataclasses.replace(row, profile_id=final)
+                fx.events[row_index] = row._replace(profile_id=final)
         for pid in self.dirty - gone:
             fx.profiles[pid] = self.profiles[pid]
         for pid in self.seen - self.dirty - gone:

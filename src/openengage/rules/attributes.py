@@ -118,13 +118,32 @@ class Schema:
         return Issue(field, R_TYPE_CONFLICT, f"type is locked to {locked}; got {vtype}", _preview(value))
 
 
+_PY_TYPES: dict[type, str] = {bool: BOOLEAN, int: NUMBER, float: NUMBER, list: ARRAY, dict: OBJECT}
+
+
 def clean_attributes(
     prefix: str, attributes: Mapping[str, Any], schema: Schema, at: int = 0
 ) -> tuple[dict[str, Any], list[Issue]]:
     """Apply name, null, truncation, type-lock and per-type-limit rules to one attribute map."""
     kept: dict[str, Any] = {}
     issues: list[Issue] = []
+    types = schema.types
     for name, value in attributes.items():
+        # Fast path: a name already in the schema passed the name rules when it was locked, and a
+        # value of the locked type needs no further check (a string into a String needs no date parse).
+        locked = types.get(name)
+        if locked is not None:
+            kind = type(value)
+            if kind is str:
+                if locked == STRING or (locked == DATE and parse_iso(value) is not None):
+                    if len(value) > MAX_STRING_LENGTH:
+                        value, cut = truncate(f"{prefix}.{name}", value)
+                        issues.append(cut)  # type: ignore[arg-type]
+                    kept[name] = value
+                    continue
+            elif _PY_TYPES.get(kind) == locked:
+                kept[name] = value
+                continue
         field = f"{prefix}.{name}"
         problem = name_issue(field, name)
         if problem is not None:
@@ -134,9 +153,9 @@ def clean_attributes(
         if vtype is None:
             issues.append(Issue(field, R_NULL_VALUE, "null values are ignored"))
             continue
-        locked = schema.admit(field, name, vtype, value, at)
-        if locked is not None:
-            issues.append(locked)
+        refused = schema.admit(field, name, vtype, value, at)
+        if refused is not None:
+            issues.append(refused)
             continue
         if isinstance(value, str):
             value, cut = truncate(field, value)

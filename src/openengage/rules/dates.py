@@ -14,6 +14,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import re
+import time
 
 _ISO = re.compile(
     r"(\d{4})-(\d{2})-(\d{2})"
@@ -85,4 +86,4 @@ def format_ms(ms: int) -> str:
 
 
 def now_ms() -> int:
-    return int(dt.datetime.now(dt.UTC).timestamp() * 1000)
+    return time.time_ns() // 1_000_000

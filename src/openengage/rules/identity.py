@@ -8,24 +8,74 @@ anonymous id that already belongs to another known user is not moved.
 
 from __future__ import annotations
 
-import dataclasses
 import enum
 from typing import Any
 
+import msgspec
 
-@dataclasses.dataclass
+_decode = msgspec.json.Decoder(dict[str, Any]).decode
+
+
 class ProfileData:
-    """The mutable content of one profile."""
+    """The mutable content of one profile.
 
-    user_id: str | None
-    system: dict[str, Any] = dataclasses.field(default_factory=dict)
-    attributes: dict[str, Any] = dataclasses.field(default_factory=dict)
-    first_seen: int | None = None
-    last_seen: int | None = None
+    Profiles loaded from the store keep their system and custom attributes as raw JSON until first
+    used: most profiles a batch touches only get an event, which changes nothing but first/last seen.
+    """
+
+    __slots__ = ("_attributes", "_raw", "_system", "first_seen", "last_seen", "user_id")
+
+    def __init__(
+        self,
+        user_id: str | None,
+        system: dict[str, Any] | None = None,
+        attributes: dict[str, Any] | None = None,
+        first_seen: int | None = None,
+        last_seen: int | None = None,
+    ) -> None:
+        self.user_id = user_id
+        self._system = {} if system is None else system
+        self._attributes = {} if attributes is None else attributes
+        self._raw: tuple[bytes | str, bytes | str] | None = None
+        self.first_seen = first_seen
+        self.last_seen = last_seen
+
+    @classmethod
+    def stored(
+        cls,
+        user_id: str | None,
+        system: bytes | str,
+        attributes: bytes | str,
+        first_seen: int | None,
+        last_seen: int | None,
+    ) -> ProfileData:
+        data = cls(user_id, None, None, first_seen, last_seen)
+        data._raw = (system, attributes)
+        return data
+
+    def _decode(self) -> None:
+        if self._raw is not None:
+            self._system, self._attributes = _decode(self._raw[0]), _decode(self._raw[1])
+            self._raw = None
+
+    @property
+    def system(self) -> dict[str, Any]:
+        self._decode()
+        return self._system
+
+    @property
+    def attributes(self) -> dict[str, Any]:
+        self._decode()
+        return self._attributes
 
     def seen(self, at_ms: int) -> None:
         self.first_seen = at_ms if self.first_seen is None else min(self.first_seen, at_ms)
         self.last_seen = at_ms if self.last_seen is None else max(self.last_seen, at_ms)
+
+    def __repr__(self) -> str:
+        return (
+            f"ProfileData({self.user_id!r}, {self.system!r}, {self.attributes!r}, {self.first_seen}, {self.last_seen})"
+        )
 
 
 def merge_into(known: ProfileData, other: ProfileData) -> None:

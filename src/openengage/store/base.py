@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Sequence
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from openengage.accounts import Account, Credentials, Member, Principal
 from openengage.records import Record
@@ -23,9 +23,11 @@ from openengage.rules.identity import ProfileData
 # ---------------------------------------------------------------- ingest
 
 
-@dataclasses.dataclass(frozen=True)
-class Submission:
-    """One accepted request: its records, already encoded, and what it costs against its limit."""
+class Submission(NamedTuple):
+    """One accepted request: its records, already encoded, and what it costs against its limit.
+
+    A NamedTuple, not a dataclass: one is built per request on the hot path.
+    """
 
     account_id: int
     bucket: str  # rate-limit name: users, events, bulk, moengage-users, moengage-events
@@ -37,8 +39,7 @@ class Submission:
     extra_costs: tuple[tuple[str, int, int], ...] = ()  # more (bucket, cost, limit) charged together
 
 
-@dataclasses.dataclass(frozen=True)
-class Outcome:
+class Outcome(NamedTuple):
     """What happened to a Submission. `status` is accepted, duplicate or limited."""
 
     status: str
@@ -88,8 +89,9 @@ class State:
     schemas: dict[tuple[int, str], dict[str, str]]  # (account, scope) -> {attribute: type}
 
 
-@dataclasses.dataclass(frozen=True)
-class EventRow:
+class EventRow(NamedTuple):
+    """One event to insert (a NamedTuple: the processor builds one per event)."""
+
     id: int  # (log entry id << 16) | position: unique, and ordered by acceptance
     account_id: int
     profile_id: int

@@ -143,14 +143,14 @@ def profile_doc(profile: Profile) -> dict[str, Any]:
 
 
 def profile_data(row: Sequence[Any]) -> ProfileData:
-    """(.., user_id, system, attributes, first_seen, last_seen) from a profiles row (offset 2)."""
-    return ProfileData(
-        user_id=row[2],
-        system=json_decode(row[3]),
-        attributes=json_decode(row[4]),
-        first_seen=row[5],
-        last_seen=row[6],
-    )
+    """(.., user_id, system, attributes, first_seen, last_seen) from a profiles row (offset 2).
+
+    The JSON columns are decoded lazily (see ProfileData); PostgreSQL drivers may hand over dicts.
+    """
+    system, attributes = row[3], row[4]
+    if isinstance(system, dict):
+        return ProfileData(row[2], system, attributes, row[5], row[6])
+    return ProfileData.stored(row[2], system, attributes, row[5], row[6])
 
 
 def event_item(row: Sequence[Any]) -> dict[str, Any]:

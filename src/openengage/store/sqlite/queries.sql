@@ -19,8 +19,11 @@ SELECT window, used FROM rate_windows WHERE account_id = ? AND bucket = ?;
 INSERT INTO rate_windows (account_id, bucket, window, used) VALUES (?, ?, ?, ?)
 ON CONFLICT (account_id, bucket) DO UPDATE SET window = excluded.window, used = excluded.used;
 
+-- name: claim_sizes
+SELECT id, n FROM entries WHERE id > ? ORDER BY id LIMIT ?;
+
 -- name: claim_entries
-SELECT id, account_id, received_at, n, payload FROM entries WHERE id > ? ORDER BY id LIMIT ?;
+SELECT id, account_id, received_at, n, payload FROM entries WHERE id > ? AND id <= ? ORDER BY id;
 
 -- name: prune_entries
 DELETE FROM entries WHERE id <= ?;

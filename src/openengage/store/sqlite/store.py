@@ -47,6 +47,7 @@ T = TypeVar("T")
 _PACKAGE = "openengage.store.sqlite"
 
 
+CHECKPOINT_SECONDS = 0.2
 _APPEND_CHUNK = 500  # 4 parameters a row; SQLite allows 32,766 parameters a statement
 
 
@@ -78,6 +79,8 @@ class SqliteStore:
         self._readers = ThreadPoolExecutor(4, thread_name_prefix="oe-read")
         self._conns: list[sqlite3.Connection] = []
         self._conns_lock = threading.Lock()
+        self._closing = threading.Event()
+        self._checkpointer: threading.Thread | None = None
 
     # ------------------------------------------------------------ connections
 
@@ -97,6 +100,9 @@ class SqliteStore:
         if conn is None:
             if name == "log":
                 conn = self._connect(self.log_path)
+                # Checkpoints run on their own thread (see _checkpoints), never inside an ack's commit.
+                conn.execute("PRAGMA wal_autocheckpoint = 0")
+                self._start_checkpoints()
             elif name == "log_read":
                 conn = self._connect(self.log_path, readonly=True)
             elif name == "main":
@@ -107,6 +113,21 @@ class SqliteStore:
                 conn.execute("PRAGMA query_only = 1")
             setattr(self._local, name, conn)
         return conn
+
+    def _start_checkpoints(self) -> None:
+        if self._checkpointer is None:
+            self._checkpointer = threading.Thread(target=self._checkpoints, name="oe-checkpoint", daemon=True)
+            self._checkpointer.start()
+
+    def _checkpoints(self) -> None:
+        """Copy the ingest log's WAL into the database file in the background (PASSIVE: never blocks
+        appends). A checkpoint inside a commit would hold up every request waiting on that commit."""
+        conn = self._connect(self.log_path)
+        while not self._closing.wait(CHECKPOINT_SECONDS):
+            try:
+                conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
+            except sqlite3.Error:  # busy or closing: the next round will do it
+                continue
 
     async def _run(self, pool: ThreadPoolExecutor, fn: Callable[..., T], *args: Any) -> T:
         return await asyncio.get_running_loop().run_in_executor(pool, fn, *args)
@@ -124,8 +145,11 @@ class SqliteStore:
             )
 
     async def close(self) -> None:
+        self._closing.set()
         for pool in (self._log_writer, self._main_writer, self._readers):
             pool.shutdown(wait=True)
+        if self._checkpointer is not None:
+            self._checkpointer.join()
         with self._conns_lock:
             for conn in self._conns:
                 conn.close()
@@ -195,8 +219,10 @@ class SqliteStore:
                 chunk = rows[start : start + _APPEND_CHUNK]
                 params = [v for s in chunk for v in (s.account_id, now, s.records, s.payload)]
                 conn.execute(_append_sql(len(chunk)), params)
-            conn.executemany(Q["request_id_put"], [(a, r, now) for a, r in admission.request_ids])
-            conn.executemany(Q["window_put"], [(a, b, window, n) for (a, b), n in admission.counters.items()])
+            if admission.request_ids:
+                conn.executemany(Q["request_id_put"], [(a, r, now) for a, r in admission.request_ids])
+            if admission.counters:
+                conn.executemany(Q["window_put"], [(a, b, window, n) for (a, b), n in admission.counters.items()])
             conn.execute("COMMIT")
         except BaseException:
             conn.execute("ROLLBACK")
@@ -226,10 +252,12 @@ class SqliteStore:
         conn.execute("BEGIN IMMEDIATE")
         try:
             cursor = int(conn.execute(Q["cursor_get"]).fetchone()[0])
-            rows = common.take_records(log.execute(Q["claim_entries"], (cursor, limit)).fetchall(), limit)
-            if not rows:
+            # Sizes first, payloads only for the entries taken: a backlog of big entries is never read whole.
+            sizes = common.take_records(log.execute(Q["claim_sizes"], (cursor, limit)).fetchall(), limit, 1)
+            if not sizes:
                 conn.execute("ROLLBACK")
                 return 0
+            rows = log.execute(Q["claim_entries"], (cursor, sizes[-1][0])).fetchall()
             entries = [LogEntry(r[0], r[1], r[2], decode_records(r[4])) for r in rows]
             state = self._load(conn, planner.needs(entries))
             effects = planner.plan(entries, state)
