@@ -101,8 +101,8 @@ def test_moengage_drop_reasons_are_recorded_with_a_detail() -> None:
 
 def test_merge_moves_data_events_and_identity_and_writes_the_ledger() -> None:
     state = existing((10, "merged", {}), (20, "retained", {}))
-    state.profiles[10].data.attributes = {"plan": "gold", "city": "Pune"}
-    state.profiles[20].data.attributes = {"plan": "silver"}
+    state.profiles[10].data.attributes.update({"plan": "gold", "city": "Pune"})
+    state.profiles[20].data.attributes.update({"plan": "silver"})
     fx = plan([MergeRecord("merged", "retained"), EventRecord(name="Later", user_id="merged")], state)
     assert fx.moves == [(10, 20)]
     assert fx.deletes == [10]
@@ -164,7 +164,7 @@ def test_update_existing_only_does_not_create() -> None:
 
 def test_array_operators_and_unset() -> None:
     state = existing((10, "u", {}))
-    state.profiles[10].data.attributes = {"tags": ["a", "b"], "temp_x": 1, "keep": 2}
+    state.profiles[10].data.attributes.update({"tags": ["a", "b"], "temp_x": 1, "keep": 2})
     state.schemas[(ACC, "user")] = {"tags": "JSON Array", "temp_x": "Number", "keep": "Number"}
     fx = plan(
         [

@@ -102,9 +102,10 @@ def check_account(account: Account | None, secret: str) -> Account:
 
 
 async def read_json(request: Request) -> dict[str, Any]:
-    if not request.headers.get("content-type", "").strip():
+    headers = request.headers
+    if not headers.get("content-type", "").strip():
         raise err.CONTENT_TYPE_MISSING()
-    if not is_json(request):
+    if not is_json(headers):
         raise err.UNSUPPORTED_MEDIA()
     try:
         body = await read_body(request, schema.MAX_BODY_BYTES)
