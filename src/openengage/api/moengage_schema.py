@@ -44,7 +44,9 @@ _ACTION_KNOWN = frozenset({
     "moe_os_type",
 })  # fmt: skip
 _DEVICE_KNOWN = frozenset({"type", "customer_id", "device_id", "attributes"})
+_BARE_ACTION = frozenset({"action", "attributes", "current_time"})
 _EPOCH = re.compile(r"-?\d+(?:\.\d+)?")
+_PLAIN_ID = re.compile(rf"\S(?:.{{0,{MAX_ID_LENGTH - 2}}}\S)?", re.DOTALL)
 _ZONED = re.compile(r"[T ].*(?:[Zz]|[+-]\d{2}(?::?\d{2})?)$")
 
 
@@ -65,6 +67,8 @@ def decode_body(body: bytes) -> dict[str, Any]:
 
 def customer_id(value: Any, attribute: str = "customer_id", quoted: bool = False) -> str:
     """A known user id: a non-empty string, not a blocked placeholder, at most 100 characters."""
+    if type(value) is str and _PLAIN_ID.fullmatch(value) and value.lower() not in BLOCKED_IDS:
+        return value  # the usual id: no surrounding blanks, 1 to 100 characters, not a placeholder
     if value is None:
         raise err.missing(attribute, quoted)
     if not isinstance(value, str):
@@ -260,7 +264,7 @@ def _event_time(action: dict[str, Any], offset: int | None) -> tuple[int | None,
     return None, None
 
 
-def _action(user_id: str, device_id: str | None, action: Any, dropped: list[Drop]) -> EventRecord:
+def _action_name(action: Any) -> str:
     if not isinstance(action, dict):
         raise err.expected("actions", "Array of JSON Objects")
     name = action.get("action")
@@ -270,42 +274,55 @@ def _action(user_id: str, device_id: str | None, action: Any, dropped: list[Drop
         raise Invalid("action is expected to be String", "Malformed JSON", "action")
     if not name.strip():
         raise err.empty_string("action")
-    offset = _offset(action.get("user_timezone_offset"))
-    time_ms, time_text = _event_time(action, offset)
-    context: dict[str, Any] = {}
+    return name
+
+
+def _context(action: dict[str, Any], context: dict[str, Any], offset: int | None) -> None:
+    """Platform, app version, TV os type, user time and offset: kept with the event as sent (platform normalised)."""
     platform = _optional_text(action, "platform")
     if platform is not None:
         context["platform"] = attrs.EVENT_PLATFORMS.get(platform.strip().lower(), platform)
     for key in ("app_version", "moe_os_type"):
-        if key in action:
-            text = _optional_text(action, key)
-            if text is not None:
-                context[key] = text
-    if device_id is not None:
-        context["device_id"] = device_id
+        text = _optional_text(action, key)
+        if text is not None:
+            context[key] = text
     user_time = action.get("user_time")
     if user_time is not None and user_time != "":
         context["user_time"] = user_time
     if offset is not None:
         context["user_timezone_offset"] = offset
-    return EventRecord(
-        name=name,
-        user_id=user_id,
-        time_ms=time_ms,
-        time_text=time_text,
-        data=_object(action, "attributes"),
-        context=context,
-        dropped=dropped + _unknown(action, _ACTION_KNOWN),
-    )
+
+
+def _action(user_id: str, device_id: str | None, action: Any, dropped: list[Drop]) -> EventRecord:
+    name = _action_name(action)
+    raw_offset = action.get("user_timezone_offset")
+    offset = None if raw_offset is None else _offset(raw_offset)
+    time_ms, time_text = _event_time(action, offset)
+    context: dict[str, Any] = {} if device_id is None else {"device_id": device_id}
+    if not action.keys() <= _BARE_ACTION:  # the lean bodies skip the rest
+        _context(action, context, offset)
+        dropped = dropped + _unknown(action, _ACTION_KNOWN)
+    data = action.get("attributes")
+    if data is None:
+        data = {}
+    elif not isinstance(data, dict):
+        raise err.expected("attributes", "JSON Object")
+    return EventRecord(name, user_id, None, time_ms, time_text, data, context, dropped)
 
 
 def parse_event(obj: dict[str, Any]) -> list[EventRecord]:
     """One record per action; fields the API does not know are recorded once, on the first."""
-    require_type(obj, "event")
+    kind = obj.get("type")
+    if kind is not None and kind != "event":
+        require_type(obj, "event")
     user_id = customer_id(obj.get("customer_id"))
-    device_id = _optional_text(obj, "device_id")
-    actions = _array(obj, "actions")
-    top = _unknown(obj, _EVENT_KNOWN)
+    device_id = _optional_text(obj, "device_id") if "device_id" in obj else None
+    actions = obj.get("actions")
+    if type(actions) is not list or not actions:
+        actions = _array(obj, "actions")
+    top = [] if obj.keys() <= _EVENT_KNOWN else _unknown(obj, _EVENT_KNOWN)
+    if len(actions) == 1:
+        return [_action(user_id, device_id, actions[0], top)]
     return [_action(user_id, device_id, a, top if i == 0 else []) for i, a in enumerate(actions)]
 
 
