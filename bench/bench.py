@@ -10,6 +10,9 @@ Every figure is reported next to a baseline measured in the same run (the machin
 - Sustained end-to-end: API and processor together on both cores at a fixed offered rate; the
   highest rate at which the backlog does not grow.
 
+MoEngage: the same runs for Track Event (`/v1/event`) and Bulk Import (`/v1/transition`, 25 event
+elements), next to the same no-op baselines.
+
 Usage: python bench/bench.py [--database-url URL] [--nodes 1|2] [--duration 10] [--reps 3] [--quick]
 """
 
@@ -17,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
 import contextlib
 import json
 import os
@@ -91,10 +95,22 @@ def server(url: str, *, cpus: str | None, processor: bool, workers: int = 1) -> 
             proc.wait()
 
 
-def lua_script(path: str, bodies: list[str], key: str, tmp: Path, name: str, delay_ms: float = 0) -> Path:
-    """A wrk script cycling through prebuilt bodies (so requests spread over many users)."""
+def lua_script(
+    path: str,
+    bodies: list[str],
+    key: str,
+    tmp: Path,
+    name: str,
+    delay_ms: float = 0,
+    headers: dict[str, str] | None = None,
+) -> Path:
+    """A wrk script cycling through prebuilt bodies (so requests spread over many users).
+
+    `headers` replaces the default WebEngage `Authorization: Bearer <key>` (MoEngage: Basic auth, MOE-APPKEY).
+    """
     quoted = ",\n".join("[==[" + b + "]==]" for b in bodies)
     delay = f"function delay() return {delay_ms} end\n" if delay_ms else ""
+    lines = "\n".join(f'wrk.headers["{k}"] = "{v}"' for k, v in (headers or {"Authorization": f"Bearer {key}"}).items())
     script = f"""
 local bodies = {{
 {quoted}
@@ -102,7 +118,7 @@ local bodies = {{
 local i = 0
 wrk.method = "POST"
 wrk.headers["Content-Type"] = "application/json"
-wrk.headers["Authorization"] = "Bearer {key}"
+{lines}
 function request()
   i = i + 1
   return wrk.format(nil, "{path}", nil, bodies[(i % #bodies) + 1])
@@ -156,6 +172,22 @@ def event(i: int) -> dict[str, Any]:
     }
 
 
+def moe_event(i: int) -> dict[str, Any]:
+    """The same event in the MoEngage dialect: one Track Event element with one action."""
+    return {
+        "type": "event",
+        "customer_id": f"user-{i % 10_000}",
+        "actions": [
+            {"action": "Added to Cart", "attributes": event(i)["eventData"], "current_time": "2018-09-15T18:29:00-0800"}
+        ],
+    }
+
+
+def moe_headers(creds: dict[str, str]) -> dict[str, str]:
+    basic = base64.b64encode(f"{creds['app_id']}:{creds['data_api_key']}".encode()).decode()
+    return {"Authorization": f"Basic {basic}", "MOE-APPKEY": creds["app_id"]}
+
+
 def stats(base: str, lc: str, key: str) -> dict[str, int]:
     r = httpx.get(f"{base}/v1/accounts/{lc}/stats", headers={"Authorization": f"Bearer {key}"}, timeout=30)
     data: dict[str, int] = r.json()["response"]["data"]
@@ -191,11 +223,19 @@ def http_ingest(url: str, tmp: Path, duration: float, reps: int) -> dict[str, An
     lc, key = creds["license_code"], creds["api_key"]
     singles = [json.dumps(event(i)) for i in range(1000)]
     bulks = [json.dumps({"events": [event(i * 25 + j) for j in range(25)]}) for i in range(200)]
+    app, moe = creds["app_id"], moe_headers(creds)
+    moe_singles = [json.dumps(moe_event(i)) for i in range(1000)]
+    moe_bulks = [
+        json.dumps({"type": "transition", "elements": [moe_event(i * 25 + j) for j in range(25)]}) for i in range(200)
+    ]
     scripts = {
         "noop_single": (lua_script("/_bench/noop", singles, key, tmp, "noop_single"), 1),
         "events": (lua_script(f"/v1/accounts/{lc}/events", singles, key, tmp, "events"), 1),
         "noop_bulk": (lua_script("/_bench/noop", bulks, key, tmp, "noop_bulk"), 25),
         "bulk_events": (lua_script(f"/v1/accounts/{lc}/bulk-events", bulks, key, tmp, "bulk_events"), 25),
+        # MoEngage: Track Event with one action, Bulk Import with 25 event elements; same events, same no-op
+        "moe_event": (lua_script(f"/v1/event/{app}", moe_singles, key, tmp, "moe_event", headers=moe), 1),
+        "moe_bulk": (lua_script(f"/v1/transition/{app}", moe_bulks, key, tmp, "moe_bulk", headers=moe), 25),
     }
     runs: dict[str, list[dict[str, float]]] = {name: [] for name in scripts}
     with server(url, cpus="0", processor=False) as base:
@@ -212,6 +252,8 @@ def http_ingest(url: str, tmp: Path, duration: float, reps: int) -> dict[str, An
         result[name] = med
     result["single_ratio"] = result["events"]["rps"] / result["noop_single"]["rps"]
     result["bulk_ratio"] = result["bulk_events"]["rps"] / result["noop_bulk"]["rps"]
+    result["moe_single_ratio"] = result["moe_event"]["rps"] / result["noop_single"]["rps"]
+    result["moe_bulk_ratio"] = result["moe_bulk"]["rps"] / result["noop_bulk"]["rps"]
     return result
 
 
@@ -372,13 +414,15 @@ def render(r: dict[str, Any]) -> str:
             "| run | req/s | records/s | p50 ms | p99 ms | non-2xx | runs |",
             "| --- | ---: | ---: | ---: | ---: | ---: | --- |",
         ]
-        for name in ("noop_single", "events", "noop_bulk", "bulk_events"):
+        for name in ("noop_single", "events", "noop_bulk", "bulk_events", "moe_event", "moe_bulk"):
             m = h[name]
             cells = [f"{m['rps']:.0f}", f"{m['records_per_s']:.0f}", f"{m['p50_ms']:.2f}", f"{m['p99_ms']:.2f}"]
             lines.append(f"| {name} | {' | '.join(cells)} | {m['non2xx']:.0f} | {m['runs']} |")
         lines += [
             "",
             f"single /events vs no-op: {h['single_ratio']:.2f}x; /bulk-events vs no-op: {h['bulk_ratio']:.2f}x",
+            f"MoEngage /v1/event vs no-op: {h['moe_single_ratio']:.2f}x; "
+            f"/v1/transition vs no-op: {h['moe_bulk_ratio']:.2f}x",
             "",
         ]
     if "processor" in r:

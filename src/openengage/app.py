@@ -15,7 +15,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from openengage.api import read, webengage
+from openengage.api import moengage, read, webengage
 from openengage.api import webengage_responses as we
 from openengage.api.auth import AuthCache
 from openengage.api.services import Services
@@ -79,6 +79,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
 
     routes: list[BaseRoute] = [Route("/healthz", healthz, methods=["GET"])]
     routes += webengage.routes
+    routes += moengage.routes
     routes += read.routes
     if settings.bench_routes:
         routes.append(Route("/_bench/noop", bench_noop, methods=["POST"]))

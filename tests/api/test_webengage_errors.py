@@ -62,6 +62,8 @@ def test_malformed_and_empty_json(api: Harness) -> None:
     assert r.status_code == 400 and "not valid JSON" in message(r)
     r = api.post("/events", content=b"")
     assert r.status_code == 400 and "empty" in message(r)
+    r = api.post("/events", content=b'{"userId": "\xff", "eventName": "x"}')
+    assert r.status_code == 400 and "not UTF-8" in message(r)
 
 
 def test_bulk_refused_whole_with_each_bad_record_by_index(api: Harness) -> None:

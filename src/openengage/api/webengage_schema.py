@@ -72,6 +72,8 @@ def decode_body(body: bytes) -> dict[str, Any]:
         data = msgspec.json.decode(body)
     except msgspec.DecodeError as exc:
         raise Invalid(f"Error: request body is not valid JSON ({exc}).") from None
+    except UnicodeDecodeError:
+        raise Invalid("Error: request body is not valid JSON (it is not UTF-8).") from None
     if not isinstance(data, dict):
         raise Invalid(f"Error: request body must be a JSON object, not {_type_name(data)}.")
     return data

@@ -33,6 +33,7 @@ R_USER_NOT_FOUND = "user_not_found"
 R_SYSTEM_EVENT = "system_event"
 R_DEVICE_LIMIT = "device_limit"
 MAX_DEVICES = 1000
+PLATFORMS = "platforms"  # MoEngage: the apps a user has, [{"platform": "ANDROID", "active": true}, ...]
 
 
 def event_scope(name: str) -> str:
@@ -66,6 +67,13 @@ class Planner:
             for position, record in enumerate(entry.records):
                 batch.apply(entry, position, record)
         return batch.finish()
+
+
+def merge_platforms(current: Any, update: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """A platform update replaces that platform's entry and keeps the others."""
+    names = {p.get("platform") for p in update}
+    kept = [p for p in current if isinstance(p, dict) and p.get("platform") not in names] if current else []
+    return kept + update
 
 
 def _ids(record: Any) -> Iterable[tuple[str, str]]:
@@ -229,6 +237,8 @@ class _Batch:
                 value, cut = attrs.truncate(key, value)
                 if cut is not None:
                     self.reject(ctx, cut)
+            elif key == PLATFORMS:
+                value = merge_platforms(profile.data.system.get(PLATFORMS), value)
             profile.data.system[key] = value
         kept, issues = attrs.clean_attributes("attributes", r.attributes, self.schema(acc, USER_SCOPE), at)
         for issue in issues:
@@ -473,4 +483,7 @@ class _Batch:
 
 _DROP_DETAIL = {
     "unknown_field": "field is not part of the API and was ignored",
+    "invalid_value": "value is not valid for this standard attribute and was ignored",
+    "reserved_name": "attribute name is reserved and was ignored",
+    "platform_mismatch": "identifier does not belong to this platform (GAID on iOS, IDFV on ANDROID) and was dropped",
 }

@@ -138,6 +138,9 @@ class MergeRow:
 class Effects:
     """Everything one batch changes. Profile ids below 0 are new profiles (the store assigns ids).
 
+    A store never reuses a profile id, even after the profile is deleted: a deleted user's events keep
+    its id and must not be attributed to whoever gets the next one.
+
     The store applies, in this order: insert `new_profiles` (mapping temporary ids), write
     `profiles` (final content of every touched profile), upsert `identities`, insert `events`,
     repoint `moves` (identities, events and devices of merged profiles), delete `deletes`, then the

@@ -1,0 +1,292 @@
+"""The MoEngage Data API dialect: Track User, Track Event, Track Device, Bulk Import, Merge, Delete, Get User.
+
+Order of checks: app id in the path or `?app_id=` (400; 409 when the two differ), Basic auth (401),
+`MOE-APPKEY` when sent (401), Basic-auth user against the app id (409), account and Data API key
+(401; 409 when no key is set), Content-Type (400 missing, 415 not JSON), body size (413 over 128 KB),
+body and fields (400); then the ingest log decides the rate limit (429) atomically with the durable
+append, the same group-commit log the WebEngage dialect writes. Only a committed append answers 200.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import dataclasses
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from openengage.accounts import Account, key_matches
+from openengage.api import moengage_errors as err
+from openengage.api import moengage_responses as moe
+from openengage.api import moengage_schema as schema
+from openengage.api.body import TooLarge, is_json, read_body
+from openengage.api.moengage_attributes import export_user
+from openengage.api.moengage_errors import Invalid
+from openengage.api.services import Services, services
+from openengage.records import DeleteRecord, Record, encode_records
+from openengage.rules.dates import now_ms
+from openengage.store.base import Outcome, Submission
+from openengage.store.common import reset_seconds, window_of
+
+log = logging.getLogger("openengage.moengage")
+
+USERS = "moengage-users"
+EVENTS = "moengage-events"
+
+
+# ---------------------------------------------------------------- authentication
+
+
+def basic_credentials(header: str | None) -> tuple[str, str]:
+    """(app id, Data API key) from `Authorization: Basic base64(app_id:key)`, or the documented 401."""
+    if header is None:
+        raise err.AUTH_HEADER_MISSING()
+    scheme, _, token = header.strip().partition(" ")
+    if not scheme:
+        raise err.AUTH_HEADER_EMPTY()
+    if scheme.lower() != "basic":
+        raise err.AUTH_NOT_BASIC()
+    if not token.strip():
+        raise err.AUTH_HEADER_EMPTY()
+    try:
+        raw = base64.b64decode(token.strip(), validate=True).decode("utf-8")
+    except (binascii.Error, ValueError):
+        raise err.AUTH_UNDECODABLE() from None
+    user, sep, secret = raw.partition(":")
+    if not sep:
+        raise err.AUTH_UNDECODABLE()
+    if not user:
+        raise err.APP_KEY_MISSING()
+    if not secret:
+        raise err.APP_SECRET_MISSING()
+    return user, secret
+
+
+def app_id_param(request: Request) -> str:
+    """The workspace id from the path or `?app_id=`; clients also send both, which must then agree."""
+    path = request.path_params.get("app_id")
+    query = request.query_params.get("app_id") if request.scope.get("query_string") else None
+    if path and query and path != query:
+        raise err.APP_ID_MISMATCH()
+    app_id = path or query
+    if not app_id:
+        raise err.APP_ID_REQUIRED()
+    return str(app_id)
+
+
+async def authenticate(request: Request, svc: Services) -> Account:
+    app_id = app_id_param(request)
+    headers = request.headers
+    user, secret = basic_credentials(headers.get("authorization"))
+    header_key = headers.get("moe-appkey")
+    if header_key is not None and header_key.strip() != user:
+        raise err.APPKEY_HEADER_MISMATCH()
+    if user != app_id:
+        raise err.APP_ID_MISMATCH()
+    return check_account(await svc.auth.account_by_app_id(app_id), secret)
+
+
+def check_account(account: Account | None, secret: str) -> Account:
+    """The account of the app id, if `secret` is its Data API key (compared by hash, in constant time)."""
+    if account is None:
+        raise err.UNKNOWN_APP_ID()
+    if account.data_api_key_hash is None:
+        raise err.SECRET_NOT_SET()
+    if not key_matches(secret, account.data_api_key_hash):
+        raise err.SECRET_MISMATCH()
+    return account
+
+
+async def read_json(request: Request) -> dict[str, Any]:
+    headers = request.headers
+    if not headers.get("content-type", "").strip():
+        raise err.CONTENT_TYPE_MISSING()
+    if not is_json(headers):
+        raise err.UNSUPPORTED_MEDIA()
+    try:
+        body = await read_body(request, schema.MAX_BODY_BYTES)
+    except TooLarge:
+        raise err.TOO_LARGE() from None
+    return schema.decode_body(body)
+
+
+# ---------------------------------------------------------------- rate-limit headers
+
+
+def limit_headers(limit: int, remaining: int, reset: int) -> dict[str, str]:
+    """`x-ratelimit-reset` is seconds until the one-minute window ends, as the Data API overview says."""
+    if limit <= 0:
+        return {}
+    return {"x-ratelimit-limit": str(limit), "x-ratelimit-remaining": str(remaining), "x-ratelimit-reset": str(reset)}
+
+
+def known_headers(svc: Services, account: Account, bucket: str) -> dict[str, str]:
+    """Headers for a refused request: it consumed nothing, so report the last count seen."""
+    now = now_ms()
+    limit = account.limit(bucket)
+    seen = svc.remaining.get((account.id, bucket))
+    remaining = seen[1] if seen is not None and seen[0] == window_of(now) else limit
+    return limit_headers(limit, remaining, reset_seconds(now))
+
+
+def outcome_headers(svc: Services, account_id: int, outcome: Outcome) -> dict[str, str]:
+    if outcome.limit > 0:
+        svc.remaining[(account_id, outcome.bucket)] = (window_of(now_ms()), outcome.remaining)
+    headers = limit_headers(outcome.limit, outcome.remaining, outcome.reset_seconds)
+    if outcome.status == "limited":
+        headers["Retry-After"] = str(outcome.reset_seconds)
+    return headers
+
+
+# ---------------------------------------------------------------- ingestion
+
+
+@dataclasses.dataclass(frozen=True)
+class Ingest:
+    """What one request appends, and what it costs: (bucket, records) pairs, the first one headlined."""
+
+    records: list[Record]
+    costs: tuple[tuple[str, int], ...]
+
+
+def submission(account: Account, plan: Ingest) -> Submission:
+    (bucket, cost), *more = plan.costs
+    return Submission(
+        account.id,
+        bucket,
+        cost,
+        account.limit(bucket),
+        encode_records(plan.records),
+        len(plan.records),
+        None,
+        tuple((b, c, account.limit(b)) for b, c in more),
+    )
+
+
+def server_error(request_id: str) -> Response:
+    """500 in the vendor's shape. Whatever failed did so before the append or inside it (rolled back)."""
+    log.exception("moengage request failed", extra={"action": "server_error", "request_id": request_id})
+    failure = err.SERVER_ERROR()
+    return moe.fail(failure.status, failure.type, failure.message, request_id)
+
+
+Check = Callable[[Services, Account, Ingest], Awaitable[None]]
+
+
+def ingest_route(
+    parse: Callable[[dict[str, Any]], Ingest], bucket: str, check: Check | None = None, **extra: Any
+) -> Callable[[Request], Awaitable[Response]]:
+    async def handle(request: Request) -> Response:
+        # The ingest hot path (see bench/): every check once, one submit.
+        request_id = moe.new_request_id()
+        svc = services(request)
+        account: Account | None = None
+        headers: dict[str, str] | None = None
+        try:
+            account = await authenticate(request, svc)
+            plan = parse(await read_json(request))
+            if check is not None:
+                await check(svc, account, plan)
+            outcome = await svc.committer.submit(submission(account, plan))
+            headers = outcome_headers(svc, account.id, outcome)
+            if outcome.status == "limited":
+                raise err.RATE_LIMITED()
+            return moe.success(request_id, headers, **extra)
+        except Invalid as exc:
+            if headers is None and account is not None:  # refused before the log: nothing was consumed
+                headers = known_headers(svc, account, bucket)
+            return moe.fail(exc.status, exc.type, exc.message, request_id, exc.attribute, headers)
+        except Exception:
+            return server_error(request_id)
+
+    return handle
+
+
+def customer(body: dict[str, Any]) -> Ingest:
+    return Ingest([schema.parse_customer(body)], ((USERS, 1),))
+
+
+def event(body: dict[str, Any]) -> Ingest:
+    records = schema.parse_event(body)
+    return Ingest(list(records), ((EVENTS, len(records)),))
+
+
+def device(body: dict[str, Any]) -> Ingest:
+    return Ingest([schema.parse_device(body)], ((USERS, 1),))
+
+
+def bulk(body: dict[str, Any]) -> Ingest:
+    """Charged per record to both buckets; the headers describe the events bucket when events were sent."""
+    parsed = schema.parse_bulk(body)
+    costs = ((USERS, parsed.users), (EVENTS, parsed.events))
+    return Ingest(parsed.records, costs[::-1] if parsed.events else costs)
+
+
+def merge(body: dict[str, Any]) -> Ingest:
+    records = schema.parse_merge(body)
+    return Ingest(list(records), ((USERS, len(records)),))
+
+
+def delete(body: dict[str, Any]) -> Ingest:
+    return Ingest([schema.parse_delete(body)], ((USERS, 1),))
+
+
+async def user_exists(svc: Services, account: Account, plan: Ingest) -> None:
+    """Delete answers the documented 400 for an unknown user, unless accepted records may still create it."""
+    for record in plan.records:
+        if not isinstance(record, DeleteRecord):
+            continue
+        if await svc.store.profile(account.id, "u", record.user_id) is not None:
+            continue
+        if (await svc.store.stats(account.id)).pending == 0:
+            raise Invalid(f"User doesn't exists with customer id {record.user_id}", err.NOT_FOUND)
+
+
+# ---------------------------------------------------------------- Get User (a read, not ingestion)
+
+
+async def export(request: Request) -> Response:
+    request_id = moe.new_request_id()
+    svc = services(request)
+    try:
+        account = await authenticate(request, svc)
+        query = schema.parse_export(await read_json(request))
+        store = svc.store
+        users: list[dict[str, Any]] = []
+        not_found: list[dict[str, str]] = []
+        for customer_id in query.customer_ids:
+            found = await store.profile(account.id, "u", customer_id)
+            if found is None:
+                not_found.append({"identifier_type": "customer_id", "identifier": customer_id})
+                continue
+            d = found.data
+            attributes = export_user(d.user_id, d.system, d.attributes, d.first_seen, d.last_seen, query.fields)
+            users.append({"user_attributes": attributes})
+        return moe.export(request_id, {"users_not_found": not_found, "users": users})
+    except Invalid as exc:
+        return moe.fail(exc.status, exc.type, exc.message, request_id, exc.attribute)
+    except Exception:
+        return server_error(request_id)
+
+
+def _both(path: str, handler: Callable[[Request], Awaitable[Response]]) -> list[Route]:
+    """`/v1/x/{app_id}` and `/v1/x?app_id=`."""
+    return [Route(f"{path}/{{app_id}}", handler, methods=["POST"]), Route(path, handler, methods=["POST"])]
+
+
+# Routes are matched in order: the busiest first. Merge and delete must come before
+# `/v1/customer/{app_id}`, which would otherwise match them.
+routes = [
+    *_both("/v1/event", ingest_route(event, EVENTS)),
+    *_both("/v1/transition", ingest_route(bulk, USERS)),
+    Route("/v1/customer/merge", ingest_route(merge, USERS, operation="created"), methods=["POST"]),
+    Route("/v1/customer/delete", ingest_route(delete, USERS, user_exists), methods=["POST"]),
+    *_both("/v1/customer", ingest_route(customer, USERS)),
+    *_both("/v1/device", ingest_route(device, USERS)),
+    Route("/v1/customers/export", export, methods=["POST"]),
+]
