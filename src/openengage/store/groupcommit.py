@@ -3,7 +3,9 @@
 Every request hands its Submission to `submit` and waits. One drain task takes everything queued,
 calls `store.append` once (one transaction, one fsync), and answers each waiter with its Outcome.
 While a commit is in flight the next batch gathers, so under load a commit carries many requests
-and at low load a lone request commits at once.
+and at low load a lone request commits at once. A store whose commits wait on a server (PostgreSQL)
+says `append_concurrency = 2`: two drain tasks then keep two commits in flight (their requests were
+concurrent, so either order is an acceptance order; admission is decided under the store's locks).
 """
 
 from __future__ import annotations
@@ -18,20 +20,22 @@ class GroupCommitter:
     def __init__(self, store: Store, max_records: int = 2000) -> None:
         self.store = store
         self.max_records = max_records
+        self.in_flight = max(1, int(getattr(store, "append_concurrency", 1)))
         self._queue: list[tuple[Submission, asyncio.Future[Outcome]]] = []
         self._wake = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
+        self._tasks: list[asyncio.Task[None]] = []
 
     def start(self) -> None:
-        if self._task is None:
-            self._task = asyncio.get_running_loop().create_task(self._drain())
+        if not self._tasks:
+            loop = asyncio.get_running_loop()
+            self._tasks = [loop.create_task(self._drain()) for _ in range(self.in_flight)]
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
+        for task in self._tasks:
+            task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+                await task
+        self._tasks = []
         for _, fut in self._queue:
             if not fut.done():
                 fut.set_exception(RuntimeError("server is shutting down"))
@@ -59,6 +63,8 @@ class GroupCommitter:
                 self._wake.clear()
                 await self._wake.wait()
             batch = self._take()
+            if not batch:  # another drain task took everything
+                continue
             try:
                 outcomes = await self.store.append([sub for sub, _ in batch])
             except Exception as exc:  # the whole batch failed: every waiter gets the error

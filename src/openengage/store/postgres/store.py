@@ -44,6 +44,11 @@ PROCESS_LANES = 2
 
 
 class PostgresStore:
+    # Group commit keeps two appends in flight: a commit mostly waits on the server's fsync, and two
+    # concurrent commits share it (in-process, 16 requests a commit: 1,934 -> 2,785 appends/s; over
+    # HTTP on the shared 2-core machine the gain is smaller, 0-15%).
+    append_concurrency = 2
+
     def __init__(self, url: str, pool_min: int = 2, pool_max: int = 10) -> None:
         if not url.startswith(("postgresql://", "postgres://")):
             raise ValueError(f"not a PostgreSQL URL: {url}")
