@@ -38,10 +38,6 @@ def _text(raw: bytes) -> str:
     return raw.decode()
 
 
-def _docs(p: StoredProfile) -> tuple[str, str]:
-    return _text(common.json_encode(p.data.system)), _text(common.json_encode(p.data.attributes))
-
-
 async def pending_partitions(conn: Conn, partitions: int) -> list[int]:
     cur = await conn.execute(Q["partitions_pending"], (partitions,))
     return [int(row[0]) for row in await cur.fetchall()]
