@@ -5,7 +5,9 @@ Usage: .venv/bin/python bench/pg_nodes.py --database-url postgresql://postgres@1
 - append: K processes each append bulk requests of 25 events (80 requests per commit, as group
   commit batches them under load) for a fixed time; records/s summed over the processes;
 - process: 100,000 events of 10,000 users are appended first (not timed), then K `openengage
-  process --burst` processes drain the log together; records/s = events / wall time.
+  process --burst` processes drain the log together; records/s = events / wall time;
+- http: K `openengage serve --no-processor` nodes over one database, one wrk per node at the same
+  time (32 connections in all), single events and bulk requests of 25; req/s summed over the nodes.
 Each scenario runs in a scratch database that is dropped afterwards. Everything (PostgreSQL, the
 processes, this script) shares the machine's cores.
 """
@@ -14,12 +16,17 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import functools
 import json
 import multiprocessing
 import os
 import subprocess
 import sys
+import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any
 
 import psycopg
@@ -134,15 +141,50 @@ def process_rate(url: str, nodes: int, events: int = 100_000) -> float:
         return events / elapsed
 
 
+def http_rate(url: str, nodes: int, seconds: float) -> dict[str, float]:
+    import bench  # bench/bench.py: the same servers, wrk scripts and bodies as the SQLite benchmark
+
+    with Scratch(url, f"http{nodes}") as db, tempfile.TemporaryDirectory(prefix="oe-bench-") as tmpdir:
+        tmp = Path(tmpdir)
+        creds = bench.account(db.url)
+        lc, key = creds["license_code"], creds["api_key"]
+        singles = [json.dumps(bench.event(i)) for i in range(1000)]
+        bulks = [json.dumps({"events": [bench.event(i * 25 + j) for j in range(25)]}) for i in range(200)]
+        scripts = {
+            "events": (bench.lua_script(f"/v1/accounts/{lc}/events", singles, key, tmp, "events"), 1),
+            "bulk_events": (bench.lua_script(f"/v1/accounts/{lc}/bulk-events", bulks, key, tmp, "bulk"), 25),
+        }
+        result: dict[str, float] = {}
+        with contextlib.ExitStack() as stack:
+            bases = [stack.enter_context(bench.server(db.url, cpus=None, processor=False)) for _ in range(nodes)]
+            for name, (script, per_request) in scripts.items():
+                with ThreadPoolExecutor(nodes) as pool:
+                    for duration in (2, seconds):  # a warm-up, then the measured run
+                        wrk = functools.partial(
+                            bench.run_wrk, script=script, duration=duration, connections=32 // nodes
+                        )
+                        runs = list(pool.map(lambda b, w=wrk: w(b, cpus=None), bases))
+                rps = sum(r["rps"] for r in runs)
+                result[f"http_{name}_req_per_s_{nodes}_node"] = round(rps)
+                result[f"http_{name}_records_per_s_{nodes}_node"] = round(rps * per_request)
+        return result
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--database-url", required=True)
     parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--only", default="append,process,http")
     args = parser.parse_args()
+    only = set(args.only.split(","))
     report: dict[str, Any] = {}
     for nodes in (1, 2):
-        report[f"append_records_per_s_{nodes}_node"] = round(append_rate(args.database_url, nodes, args.seconds))
-        report[f"process_records_per_s_{nodes}_node"] = round(process_rate(args.database_url, nodes))
+        if "append" in only:
+            report[f"append_records_per_s_{nodes}_node"] = round(append_rate(args.database_url, nodes, args.seconds))
+        if "process" in only:
+            report[f"process_records_per_s_{nodes}_node"] = round(process_rate(args.database_url, nodes))
+        if "http" in only:
+            report.update(http_rate(args.database_url, nodes, args.seconds))
     print(json.dumps(report, indent=2))
 
 
