@@ -88,6 +88,8 @@ async def _configure(conn: Conn) -> None:
     # jsonb arrives as text: common.json_decode (msgspec) parses it, the same path as SQLite's TEXT.
     conn.adapters.register_loader("jsonb", TextLoader)
     conn.adapters.register_loader("json", TextLoader)
+    # A 2xx means durably committed: whatever the server's default, our commits wait for the WAL flush.
+    await conn.execute("SET synchronous_commit TO on")
 
 
 async def connect(url: str) -> Conn:
