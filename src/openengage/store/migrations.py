@@ -9,10 +9,15 @@ from __future__ import annotations
 
 import contextlib
 import io
+import logging
 from collections.abc import Iterator
 from importlib import resources
 
 from yoyo import get_backend, read_migrations
+
+# yoyo logs every step of every migration at INFO; `serve` logs at INFO, and 20 lines per start say
+# less than the one line `openengage migrate` prints.
+logging.getLogger("yoyo").setLevel(logging.WARNING)
 
 
 @contextlib.contextmanager
