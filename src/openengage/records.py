@@ -6,6 +6,7 @@ which the ingest log stores (msgspec JSON) and the processor applies. Times are 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import msgspec
@@ -55,6 +56,22 @@ class EventRecord(msgspec.Struct, tag="event", frozen=True, omit_defaults=True):
     dropped: list[Drop] = []
 
 
+class RawEventRecord(msgspec.Struct, tag="event", frozen=True, omit_defaults=True):
+    """An EventRecord whose `data` is still the client's JSON, passed through undecoded.
+
+    The ingest hot path writes these: it need not decode event attributes only to encode them again.
+    It encodes exactly like an EventRecord (same tag, same fields, same order), so the log decodes it
+    as one; tests/unit/test_records.py keeps the two in step.
+    """
+
+    name: str
+    user_id: str | None = None
+    anonymous_id: str | None = None
+    time_ms: int | None = None
+    time_text: str | None = None
+    data: msgspec.Raw = msgspec.Raw(b"{}")
+
+
 class DeviceRecord(msgspec.Struct, tag="device", frozen=True, omit_defaults=True):
     """Create or update a device of an existing known user (MoEngage)."""
 
@@ -83,7 +100,7 @@ _encoder = msgspec.json.Encoder()
 _decoder = msgspec.json.Decoder(list[Record])
 
 
-def encode_records(records: list[Record]) -> bytes:
+def encode_records(records: Sequence[Record | RawEventRecord]) -> bytes:
     return _encoder.encode(records)
 
 

@@ -7,8 +7,7 @@ de-duplication atomically with the durable append. Only a committed append answe
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from typing import Any
+from collections.abc import Awaitable, Callable, Sequence
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -19,8 +18,15 @@ from openengage.api import webengage_responses as we
 from openengage.api.auth import bearer_token
 from openengage.api.body import TooLarge, is_json, read_body
 from openengage.api.services import Services, services
-from openengage.api.webengage_schema import Invalid, decode_body, parse_bulk, parse_event, parse_user
-from openengage.records import Record, encode_records
+from openengage.api.webengage_schema import (
+    Invalid,
+    decode_body,
+    fast_events,
+    parse_bulk,
+    parse_event,
+    parse_user,
+)
+from openengage.records import RawEventRecord, Record, encode_records
 from openengage.rules.dates import now_ms
 from openengage.store.base import Outcome, Submission
 from openengage.store.common import window_of
@@ -91,15 +97,23 @@ def outcome_headers(svc: Services, account_id: int, outcome: Outcome) -> dict[st
     return headers
 
 
-Parser = Callable[[dict[str, Any]], list[Record]]
+Parser = Callable[[bytes], Sequence[Record | RawEventRecord]]
 
 
-def _single(parse: Callable[[Any], Record]) -> Parser:
-    return lambda body: [parse(body)]
+def users(body: bytes) -> list[Record]:
+    return [parse_user(decode_body(body))]
 
 
-def _bulk(key: str, parse: Callable[[Any], Record]) -> Parser:
-    return lambda body: parse_bulk(body, key, parse)
+def bulk_users(body: bytes) -> list[Record]:
+    return parse_bulk(decode_body(body), "users", parse_user)
+
+
+def events(body: bytes) -> Sequence[Record | RawEventRecord]:
+    return fast_events(body, bulk=False) or [parse_event(decode_body(body))]
+
+
+def bulk_events(body: bytes) -> Sequence[Record | RawEventRecord]:
+    return fast_events(body, bulk=True) or parse_bulk(decode_body(body), "events", parse_event)
 
 
 def endpoint(bucket: str, parse: Parser, path: str) -> Callable[[Request], Awaitable[Response]]:
@@ -126,7 +140,7 @@ def endpoint(bucket: str, parse: Parser, path: str) -> Callable[[Request], Await
         try:
             if request_id is not None and len(request_id) > MAX_REQUEST_ID:
                 raise Invalid(f"Error: x-request-id can be of maximum {MAX_REQUEST_ID} characters.")
-            records = parse(decode_body(body))
+            records = parse(body)
         except Invalid as exc:
             return we.error(400, exc.message, fmt, known_headers(svc, account, bucket), exc.errors)
         outcome = await svc.committer.submit(
@@ -147,12 +161,12 @@ def endpoint(bucket: str, parse: Parser, path: str) -> Callable[[Request], Await
 PREFIX = "/v1/accounts/{license_code}"
 
 routes = [
-    Route(f"{PREFIX}/users", endpoint("users", _single(parse_user), "/users"), methods=["POST"]),
-    Route(f"{PREFIX}/events", endpoint("events", _single(parse_event), "/events"), methods=["POST"]),
-    Route(f"{PREFIX}/bulk-users", endpoint("bulk", _bulk("users", parse_user), "/bulk-users"), methods=["POST"]),
+    Route(f"{PREFIX}/users", endpoint("users", users, "/users"), methods=["POST"]),
+    Route(f"{PREFIX}/events", endpoint("events", events, "/events"), methods=["POST"]),
+    Route(f"{PREFIX}/bulk-users", endpoint("bulk", bulk_users, "/bulk-users"), methods=["POST"]),
     Route(
         f"{PREFIX}/bulk-events",
-        endpoint("bulk", _bulk("events", parse_event), "/bulk-events"),
+        endpoint("bulk", bulk_events, "/bulk-events"),
         methods=["POST"],
     ),
 ]
