@@ -129,13 +129,26 @@ end
     return out
 
 
+def cpu_times() -> list[int]:
+    with open("/proc/stat") as f:
+        return [int(v) for v in f.readline().split()[1:]]
+
+
+def steal_share(before: list[int], after: list[int]) -> float:
+    """Share of CPU time the hypervisor gave to other guests during a run (field 8 of /proc/stat)."""
+    delta = [b - a for a, b in zip(before, after, strict=True)]
+    return delta[7] / max(1, sum(delta))
+
+
 def run_wrk(
     base: str, script: Path, duration: float, connections: int = CONNECTIONS, cpus: str | None = "1"
 ) -> dict[str, float]:
     cmd = ["wrk", "-t1", f"-c{connections}", f"-d{round(duration)}s", "--latency", "-s", str(script), base]
     if cpus:
         cmd = ["taskset", "-c", cpus, *cmd]
+    before = cpu_times()
     out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
+    steal = steal_share(before, cpu_times())
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
     non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     errors = re.search(r"Socket errors: (.*)", out)
@@ -145,6 +158,7 @@ def run_wrk(
         "p99_ms": latency(out, "99%"),
         "non2xx": float(non2xx.group(1)) if non2xx else 0.0,
         "socket_errors": 1.0 if errors else 0.0,
+        "steal": steal,
     }
 
 
@@ -249,6 +263,7 @@ def http_ingest(url: str, tmp: Path, duration: float, reps: int) -> dict[str, An
         med = {k: statistics.median(r[k] for r in runs[name]) for k in runs[name][0]}
         med["records_per_s"] = med["rps"] * per_request
         med["runs"] = [round(r["rps"]) for r in runs[name]]  # type: ignore[assignment]
+        med["steal"] = max(r["steal"] for r in runs[name])
         result[name] = med
     result["single_ratio"] = result["events"]["rps"] / result["noop_single"]["rps"]
     result["bulk_ratio"] = result["bulk_events"]["rps"] / result["noop_bulk"]["rps"]
@@ -411,13 +426,13 @@ def render(r: dict[str, Any]) -> str:
     if "http" in r:
         h = r["http"]
         lines += [
-            "| run | req/s | records/s | p50 ms | p99 ms | non-2xx | runs |",
-            "| --- | ---: | ---: | ---: | ---: | ---: | --- |",
+            "| run | req/s | records/s | p50 ms | p99 ms | non-2xx | runs | max steal |",
+            "| --- | ---: | ---: | ---: | ---: | ---: | --- | ---: |",
         ]
         for name in ("noop_single", "events", "noop_bulk", "bulk_events", "moe_event", "moe_bulk"):
             m = h[name]
             cells = [f"{m['rps']:.0f}", f"{m['records_per_s']:.0f}", f"{m['p50_ms']:.2f}", f"{m['p99_ms']:.2f}"]
-            lines.append(f"| {name} | {' | '.join(cells)} | {m['non2xx']:.0f} | {m['runs']} |")
+            lines.append(f"| {name} | {' | '.join(cells)} | {m['non2xx']:.0f} | {m['runs']} | {m['steal']:.0%} |")
         lines += [
             "",
             f"single /events vs no-op: {h['single_ratio']:.2f}x; /bulk-events vs no-op: {h['bulk_ratio']:.2f}x",

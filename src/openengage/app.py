@@ -19,7 +19,7 @@ from openengage.api import moengage, read, webengage
 from openengage.api import webengage_responses as we
 from openengage.api.auth import AuthCache
 from openengage.api.services import Services
-from openengage.lifecycle import die_with_parent
+from openengage.lifecycle import die_with_parent, tune_gc
 from openengage.settings import Settings
 from openengage.store import open_store
 from openengage.store.groupcommit import GroupCommitter
@@ -70,6 +70,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         auth = AuthCache(store)
         await auth.start()
         app.state.services = Services(settings, store, committer, auth)
+        tune_gc()
         try:
             yield {}
         finally:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ctypes
+import gc
 import logging
 import os
 import signal
@@ -29,3 +30,16 @@ def setup_logging(level: str) -> None:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+
+
+# Python's default (700 allocations) runs a collection every few requests on the ingest path, and the
+# full collections scan every long-lived object: p99 latency paid for it (measured in bench/: p99 of
+# single events 27-32 ms with the default, 14-18 ms with this).
+GC_THRESHOLDS = (20_000, 20, 50)
+
+
+def tune_gc() -> None:
+    """Freeze what start-up allocated (never scanned again) and collect less often."""
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(*GC_THRESHOLDS)

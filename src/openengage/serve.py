@@ -17,7 +17,7 @@ from typing import Any
 import uvicorn
 
 from openengage.app import PARENT_ENV, create_app
-from openengage.lifecycle import die_with_parent, setup_logging
+from openengage.lifecycle import die_with_parent, setup_logging, tune_gc
 from openengage.processor import worker
 from openengage.settings import Settings
 from openengage.store import open_store
@@ -79,6 +79,7 @@ async def _run_processor(settings: Settings, burst: bool) -> int:
     try:
         if burst:
             return await worker.drain(store, settings.batch_records)
+        tune_gc()
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
