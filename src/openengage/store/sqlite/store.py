@@ -199,22 +199,34 @@ class SqliteStore:
         conn = self._conn("log")
         now = _now()
         window = common.window_of(now)
+        in_txn = False
 
+        def begin() -> None:
+            nonlocal in_txn
+            if not in_txn:
+                conn.execute("BEGIN IMMEDIATE")
+                in_txn = True
+
+        # Reads for dedupe and limits happen inside the write transaction, opened by the first one.
         def seen(sub: Submission) -> bool:
+            begin()
             row = conn.execute(Q["request_id_seen"], (sub.account_id, sub.request_id)).fetchone()
             return row is not None and row[0] > now - common.REQUEST_ID_TTL_MS
 
         def used(account_id: int, bucket: str) -> int:
+            begin()
             row = conn.execute(Q["window_get"], (account_id, bucket)).fetchone()
             return int(row[1]) if row is not None and row[0] == window else 0
 
-        conn.execute("BEGIN IMMEDIATE")
         try:
             admission = common.Admission(now, seen, used)
             outcomes = admission.decide(batch)
-            # One multi-row INSERT per chunk: a single sqlite3_step, so the writer thread gives up
-            # and retakes the GIL once, not once per row (the event loop holds it meanwhile).
             rows = admission.accepted
+            if len(rows) > _APPEND_CHUNK:
+                begin()
+            # One multi-row INSERT per chunk: a single sqlite3_step, so the writer thread gives up and
+            # retakes the GIL once, not once per row (the event loop holds it meanwhile). With nothing
+            # read (no request ids, no limits) that one statement is the whole transaction.
             for start in range(0, len(rows), _APPEND_CHUNK):
                 chunk = rows[start : start + _APPEND_CHUNK]
                 params = [v for s in chunk for v in (s.account_id, now, s.records, s.payload)]
@@ -223,9 +235,11 @@ class SqliteStore:
                 conn.executemany(Q["request_id_put"], [(a, r, now) for a, r in admission.request_ids])
             if admission.counters:
                 conn.executemany(Q["window_put"], [(a, b, window, n) for (a, b), n in admission.counters.items()])
-            conn.execute("COMMIT")
+            if in_txn:
+                conn.execute("COMMIT")
         except BaseException:
-            conn.execute("ROLLBACK")
+            if in_txn:
+                conn.execute("ROLLBACK")
             raise
         return outcomes
 
