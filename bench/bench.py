@@ -352,6 +352,9 @@ def sustained(url: str, tmp: Path, start_rate: float, step_seconds: float = 15) 
     connections = 8
     rate = start_rate
     tried: list[dict[str, Any]] = []
+    flat_rates: list[float] = []  # offered rates that kept the backlog flat
+    growing_rates: list[float] = []
+    best: dict[str, Any] = {}
     with server(url, cpus=None, processor=True) as base:
         for _ in range(6):
             requests_per_s = rate / 25
@@ -372,17 +375,19 @@ def sustained(url: str, tmp: Path, start_rate: float, step_seconds: float = 15) 
                 "p99_ms": out["p99_ms"],
             }
             tried.append(step)
-            flat = growth <= 0.05 * offered * elapsed
-            if flat:
-                best = step
-                break
-            rate *= 0.8
-            # let the backlog drain before the next step
-            deadline = time.monotonic() + 120
-            while stats(base, lc, key)["pending"] > 0 and time.monotonic() < deadline:
-                time.sleep(0.5)
-        else:
-            best = {}
+            if growth <= 0.05 * offered * elapsed:  # flat: try higher, unless a higher rate already grew
+                flat_rates.append(rate)
+                if not best or processed > best["processed_per_s"]:
+                    best = step
+                rate = rate * 1.25 if not growing_rates else (rate + min(growing_rates)) / 2
+            else:
+                growing_rates.append(rate)
+                rate = rate * 0.8 if not flat_rates else (rate + max(flat_rates)) / 2
+                deadline = time.monotonic() + 120  # let the backlog drain before the next step
+                while stats(base, lc, key)["pending"] > 0 and time.monotonic() < deadline:
+                    time.sleep(0.5)
+            if flat_rates and growing_rates and min(growing_rates) / max(flat_rates) < 1.1:
+                break  # bracketed within 10%
     return {"sustained_records_per_s": best.get("processed_per_s"), "steps": tried}
 
 
