@@ -15,7 +15,7 @@ import msgspec
 
 from openengage.rules.dates import format_ms
 from openengage.rules.identity import ProfileData
-from openengage.store.base import Outcome, Profile, Submission
+from openengage.store.base import MergeRow, Outcome, Profile, RejectionRow, Submission
 
 WINDOW_MS = 60_000
 REQUEST_ID_TTL_MS = 4 * 3600 * 1000
@@ -99,6 +99,21 @@ def take_records(rows: Sequence[tuple[Any, ...]], limit: int, n_index: int = 3) 
         taken.append(row)
         total += int(row[n_index])
     return taken
+
+
+# ---------------------------------------------------------------- effect rows, in table column order
+
+
+def merge_params(m: MergeRow, pid: Callable[[int], int]) -> tuple[Any, ...]:
+    """A `merges` row; `pid` maps the Planner's temporary profile ids to stored ones."""
+    return (m.account_id, pid(m.from_profile), pid(m.into_profile), m.anonymous_id, m.merged_user, m.user_id,
+            m.kind, m.log_id, m.at)  # fmt: skip
+
+
+def rejection_params(r: RejectionRow, encode: Callable[[Any], Any]) -> tuple[Any, ...]:
+    """A `rejections` row; `encode` turns the dropped value into the backend's JSON column value."""
+    return (r.account_id, r.log_id, r.kind, r.user_id, r.anonymous_id, r.event_name, r.field, r.reason, r.detail,
+            encode(r.value), r.dropped, r.at)  # fmt: skip
 
 
 # ---------------------------------------------------------------- cursors

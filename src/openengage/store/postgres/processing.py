@@ -233,44 +233,11 @@ async def _write(conn: Conn, fx: Effects, part: int, now: int) -> None:
             await conn.execute(Q["device_delete"], (pid(p), device_id))
         else:
             await conn.execute(Q["device_put"], (pid(p), device_id, _text(enc(attributes)), now))
-    await _executemany(
-        conn,
-        Q["merge_insert"],
-        [
-            (
-                m.account_id,
-                pid(m.from_profile),
-                pid(m.into_profile),
-                m.anonymous_id,
-                m.merged_user,
-                m.user_id,
-                m.kind,
-                m.log_id,
-                m.at,
-            )
-            for m in fx.merges
-        ],
-    )
+    await _executemany(conn, Q["merge_insert"], [common.merge_params(m, pid) for m in fx.merges])
     await _copy(
         conn,
         Q["rejection_insert_copy"],
-        [
-            (
-                r.account_id,
-                r.log_id,
-                r.kind,
-                r.user_id,
-                r.anonymous_id,
-                r.event_name,
-                r.field,
-                r.reason,
-                r.detail,
-                _text(enc(r.value)),
-                r.dropped,
-                r.at,
-            )
-            for r in fx.rejections
-        ],
+        [common.rejection_params(r, lambda value: _text(enc(value))) for r in fx.rejections],
     )
     if fx.schema:
         # Serializes schema additions per account across nodes (see schema_versions in the migration).

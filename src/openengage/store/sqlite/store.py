@@ -374,43 +374,8 @@ class SqliteStore:
                 conn.execute(Q["device_delete"], (pid(p), device_id))
             else:
                 conn.execute(Q["device_put"], (pid(p), device_id, enc(attributes), now))
-        conn.executemany(
-            Q["merge_insert"],
-            [
-                (
-                    m.account_id,
-                    pid(m.from_profile),
-                    pid(m.into_profile),
-                    m.anonymous_id,
-                    m.merged_user,
-                    m.user_id,
-                    m.kind,
-                    m.log_id,
-                    m.at,
-                )
-                for m in fx.merges
-            ],
-        )
-        conn.executemany(
-            Q["rejection_insert"],
-            [
-                (
-                    r.account_id,
-                    r.log_id,
-                    r.kind,
-                    r.user_id,
-                    r.anonymous_id,
-                    r.event_name,
-                    r.field,
-                    r.reason,
-                    r.detail,
-                    enc(r.value),
-                    int(r.dropped),
-                    r.at,
-                )
-                for r in fx.rejections
-            ],
-        )
+        conn.executemany(Q["merge_insert"], [common.merge_params(m, pid) for m in fx.merges])
+        conn.executemany(Q["rejection_insert"], [common.rejection_params(r, enc) for r in fx.rejections])
         conn.executemany(Q["schema_insert"], fx.schema)
         conn.executemany(
             Q["stats_add"],
