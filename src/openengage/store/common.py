@@ -15,7 +15,7 @@ import msgspec
 
 from openengage.rules.dates import format_ms
 from openengage.rules.identity import ProfileData
-from openengage.store.base import MergeRow, Outcome, Profile, RejectionRow, Submission
+from openengage.store.base import EventRow, MergeRow, Outcome, Profile, RejectionRow, Submission
 
 WINDOW_MS = 60_000
 REQUEST_ID_TTL_MS = 4 * 3600 * 1000
@@ -102,6 +102,12 @@ def take_records(rows: Sequence[tuple[Any, ...]], limit: int, n_index: int = 3) 
 
 
 # ---------------------------------------------------------------- effect rows, in table column order
+
+
+def event_params(e: EventRow, pid: Callable[[int], int], encode: Callable[[Any], Any]) -> tuple[Any, ...]:
+    """An `events` row; `encode` turns event data and context into the backend's JSON column value."""
+    return (e.id, e.account_id, pid(e.profile_id), e.user_id, e.anonymous_id, e.name, e.time_ms, e.time_text,
+            encode(e.data), encode(e.context) if e.context else None, e.received_at)  # fmt: skip
 
 
 def merge_params(m: MergeRow, pid: Callable[[int], int]) -> tuple[Any, ...]:

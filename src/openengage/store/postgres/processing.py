@@ -204,22 +204,7 @@ async def _write(conn: Conn, fx: Effects, part: int, now: int) -> None:
     await _copy(
         conn,
         Q["event_insert_copy"],
-        [
-            (
-                e.id,
-                e.account_id,
-                pid(e.profile_id),
-                e.user_id,
-                e.anonymous_id,
-                e.name,
-                e.time_ms,
-                e.time_text,
-                _text(enc(e.data)),
-                _text(enc(e.context)) if e.context else None,
-                e.received_at,
-            )
-            for e in fx.events
-        ],
+        [common.event_params(e, pid, lambda value: _text(enc(value))) for e in fx.events],
     )
     for src, dst in fx.moves:
         await conn.execute(Q["move_identities"], (pid(dst), pid(src)))

@@ -344,25 +344,7 @@ class SqliteStore:
         conn.executemany(Q["profile_seen"], [(f, last, i) for i, (f, last) in fx.seen_only.items()])
         conn.executemany(Q["identity_forget"], list(fx.forget))
         conn.executemany(Q["identity_put"], [(a, k, v, pid(p)) for (a, k, v), p in fx.identities.items()])
-        conn.executemany(
-            Q["event_insert"],
-            [
-                (
-                    e.id,
-                    e.account_id,
-                    pid(e.profile_id),
-                    e.user_id,
-                    e.anonymous_id,
-                    e.name,
-                    e.time_ms,
-                    e.time_text,
-                    enc(e.data),
-                    enc(e.context) if e.context else None,
-                    e.received_at,
-                )
-                for e in fx.events
-            ],
-        )
+        conn.executemany(Q["event_insert"], [common.event_params(e, pid, enc) for e in fx.events])
         for src, dst in fx.moves:
             for query in ("move_identities", "move_events", "move_devices"):
                 conn.execute(Q[query], (pid(dst), pid(src)))
