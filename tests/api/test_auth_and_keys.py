@@ -90,6 +90,7 @@ def test_no_account_reads_or_writes_another(api: Harness) -> None:
     assert api.data("/stats", lc=other.license_code, key=other.api_key)["users"] == 0
 
 
+@pytest.mark.usefixtures("steady_rate_window")
 def test_account_limits_change_takes_effect_after_refresh(api: Harness) -> None:
     api.call(api.store.set_limits, api.creds.account_id, {"users": 1})
     api.refresh_auth()

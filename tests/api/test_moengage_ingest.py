@@ -5,9 +5,13 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from tests.support import moengage_fixtures as fx
 from tests.support.harness import Harness
 from tests.support.moengage_fixtures import Moe, assert_success
+
+pytestmark = pytest.mark.usefixtures("steady_rate_window")
 
 
 def rejections(api: Harness) -> list[dict[str, Any]]:

@@ -11,6 +11,8 @@ from tests.support import moengage_fixtures as fx
 from tests.support.harness import Harness
 from tests.support.moengage_fixtures import Moe, assert_fail, assert_success
 
+pytestmark = pytest.mark.usefixtures("steady_rate_window")
+
 
 @pytest.fixture
 def limited(database_url: str) -> Iterator[Harness]:

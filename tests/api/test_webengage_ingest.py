@@ -45,6 +45,7 @@ def set_limits(api: Harness, **limits: int) -> None:
     api.refresh_auth()
 
 
+@pytest.mark.usefixtures("steady_rate_window")
 def test_rate_limit_headers_and_429(api: Harness) -> None:
     set_limits(api, events=3)
     seen = []
@@ -67,6 +68,7 @@ def test_rate_limit_headers_and_429(api: Harness) -> None:
     assert api.data("/stats")["events"] == 3
 
 
+@pytest.mark.usefixtures("steady_rate_window")
 def test_default_limits_and_unlimited(api: Harness) -> None:
     assert api.post("/bulk-events", seeds.BULK_EVENTS).headers["X-RateLimit-Limit"] == "500"
     assert api.post("/users", seeds.USER).headers["X-RateLimit-Limit"] == "5000"
@@ -75,6 +77,7 @@ def test_default_limits_and_unlimited(api: Harness) -> None:
     assert r.status_code == 201 and "X-RateLimit-Limit" not in r.headers
 
 
+@pytest.mark.usefixtures("steady_rate_window")
 def test_duplicate_does_not_consume_the_limit(api: Harness) -> None:
     set_limits(api, events=2)
     for _ in range(5):

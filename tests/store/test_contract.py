@@ -75,6 +75,7 @@ async def test_revoked_keys_have_no_principal(store: Store) -> None:
     assert not members["m@x.test"].has_key and members["owner@acme.test"].has_key
 
 
+@pytest.mark.usefixtures("steady_rate_window")
 async def test_append_dedupes_and_limits_atomically(store: Store) -> None:
     creds = await store.create_account("acme", "o@x.test")
     a = creds.account_id

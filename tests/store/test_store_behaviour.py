@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import pytest
+
 from openengage.records import UserRecord
 from openengage.store.base import Store
 from tests.store.helpers import drain_all, event, process_once, run, submission, user
 
 
+@pytest.mark.usefixtures("steady_rate_window")
 def test_rate_limit_admits_exactly_the_limit_within_a_window(database_url: str) -> None:
     async def scenario(store: Store) -> None:
         creds = await store.create_account("acme", "o@acme.test")
@@ -23,6 +26,7 @@ def test_rate_limit_admits_exactly_the_limit_within_a_window(database_url: str) 
     run(database_url, scenario)
 
 
+@pytest.mark.usefixtures("steady_rate_window")
 def test_limit_zero_is_unlimited_and_extra_costs_are_charged_together(database_url: str) -> None:
     async def scenario(store: Store) -> None:
         acc = (await store.create_account("acme", "o@acme.test")).account_id
