@@ -65,15 +65,25 @@ def _present(value: Any) -> bool:
     return value is not None and value != ""
 
 
+def _is_utf8(body: bytes) -> bool:
+    try:
+        body.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
 def decode_body(body: bytes) -> dict[str, Any]:
     if not body.strip():
         raise Invalid("Error: request body is empty; send a JSON object.")
     try:
         data = msgspec.json.decode(body)
-    except msgspec.DecodeError as exc:
+    except (msgspec.DecodeError, UnicodeDecodeError) as exc:
+        # msgspec < 0.20 raised UnicodeDecodeError for bytes that are not UTF-8; later releases raise
+        # DecodeError. Tell the client which one it is, whatever the installed release says.
+        if not _is_utf8(body):
+            raise Invalid("Error: request body is not valid JSON (it is not UTF-8).") from None
         raise Invalid(f"Error: request body is not valid JSON ({exc}).") from None
-    except UnicodeDecodeError:
-        raise Invalid("Error: request body is not valid JSON (it is not UTF-8).") from None
     if not isinstance(data, dict):
         raise Invalid(f"Error: request body must be a JSON object, not {_type_name(data)}.")
     return data
