@@ -132,6 +132,32 @@ def test_moengage_event_times_outside_the_range(api: Harness, action: dict[str, 
     assert_nothing_stored(api)
 
 
+def test_moengage_device_ids_postgresql_can_index(api: Harness) -> None:
+    """A 6,000-character device id was accepted, then failed the processor on PostgreSQL forever (btree limit)."""
+    moe = Moe(api)
+    long_id = "".join(f"{i:x}" for i in range(2000))[:6000]  # hex: incompressible enough for the index
+    device = {
+        "type": "device",
+        "customer_id": "u1",
+        "device_id": long_id,
+        "attributes": {"platform": "iOS", "push_id": "p"},
+    }
+    message = f"device_id can be of maximum 255 characters (got {len(long_id)})"
+    assert_fail(moe.device(device), 400, "ValueError", message, "device_id")
+    event = {"type": "event", "customer_id": "u1", "device_id": long_id, "actions": [{"action": "a"}]}
+    assert_fail(moe.event(event), 400, "ValueError", message, "device_id")
+    assert_nothing_stored(api)
+    assert moe.customer({"type": "customer", "customer_id": "u1"}).status_code == 200
+    assert (
+        moe.device(
+            {**device, "device_id": long_id[:255], "attributes": {"platform": "iOS", "push_id": long_id}}
+        ).status_code
+        == 200
+    )
+    api.drain()
+    assert api.profile("u1")["devices"][0]["device_id"] == long_id[:255]
+
+
 def test_moengage_timezone_offset_that_overflows(api: Harness) -> None:
     body = {"type": "event", "customer_id": "u1", "actions": [{"action": "a", "user_timezone_offset": "9" * 400}]}
     assert_fail(Moe(api).event(body), 400, "ValueError", attribute="user_timezone_offset")
@@ -241,6 +267,28 @@ def test_nul_in_license_code_app_id_and_request_id(api: Harness) -> None:
     auth = "Basic " + base64.b64encode(f"{NUL}:{api.creds.data_api_key}".encode()).decode()
     r = Moe(api).post("/v1/customer/%00", fx.USER, headers={"Content-Type": "application/json", "Authorization": auth})
     assert_fail(r, 401, "Authentication required", "Invalid APP_ID used in Authentication Header")
+    assert_nothing_stored(api)
+
+
+# ---------------------------------------------------------------- numbers no decoder can hold
+
+BIG_NUMBER_WORDS = (
+    "Error: request body holds a number out of range (beyond ±1.8e308, or an integer of more than 4300 digits);"
+    " send such a value as a string."
+)
+
+
+@pytest.mark.parametrize("number", [b"1e400", b"-1E+309", b"9" * 4400])
+def test_numbers_past_a_double_are_refused(api: Harness, number: bytes) -> None:
+    """The events fast path passed eventData on undecoded: the processor then failed on it forever."""
+    event = b'{"userId":"u","eventName":"e","eventData":{"k":' + number + b"}}"
+    assert we_message(api.post("/events", content=event)) == BIG_NUMBER_WORDS
+    assert we_message(api.post("/bulk-events", content=b'{"events":[' + event + b"]}")) == BIG_NUMBER_WORDS
+    assert (
+        we_message(api.post("/users", content=b'{"userId":"u","attributes":{"k":' + number + b"}}")) == BIG_NUMBER_WORDS
+    )
+    body = b'{"type":"event","customer_id":"u1","actions":[{"action":"a","attributes":{"k":' + number + b"}}]}"
+    assert_fail(Moe(api).event(None, content=body), 400, "Malformed JSON")
     assert_nothing_stored(api)
 
 
@@ -382,3 +430,98 @@ def test_server_error_handler_speaks_the_dialect_of_the_path() -> None:
     we = asyncio.run(server_error(request("/v1/accounts/lc/events"), RuntimeError("boom")))
     assert we.status_code == 500
     assert we.body == b'{"response":{"message":"Error: internal server error; nothing was queued.","status":"error"}}'
+
+
+# ---------------------------------------------------------------- what the edge accepts, both stores write
+
+# Awkward but storable: the edge must accept each of these, and the processor must write them on either store.
+EDGE_VALUES: dict[str, Any] = {
+    "int64 max": 2**63 - 1,
+    "int64 min": -(2**63),
+    "uint64 max": 2**64 - 1,
+    "huge": 10**30,
+    "float max": 1.7976931348623157e308,
+    "tiny": 5e-324,
+    "negative zero": -0.0,
+    "controls": "\x01\x1b\x1f\x7f",
+    "astral": "😀𝄞",
+    "literal escape": "\\u0000",
+    "markup": "\"'<&>]]>",
+    "deep": nested_value(MAX_DEPTH - 6),  # the deepest spot below (MoEngage bulk) holds it at level 64
+    "empty": "",
+    "mixed list": [None, True, 1, "x", {"a": []}],
+    "dots.and[brackets]": 1,
+    "long": "x" * 5000,
+    "date": "0001-01-01T00:00:00Z",
+}
+
+
+def test_every_value_the_edge_accepts_both_stores_can_write(api: Harness) -> None:
+    posts = [
+        api.post("/users", {"userId": "we", "birthDate": "0001-01-01T00:00:00Z", "attributes": EDGE_VALUES}),
+        api.post("/bulk-users", {"users": [{"userId": "we", "attributes": EDGE_VALUES}, {"anonymousId": "anon"}]}),
+        api.post(
+            "/events", {"userId": "we", "eventName": "max", "eventTime": 253_402_300_799_999, "eventData": EDGE_VALUES}
+        ),
+        api.post(
+            "/events", {"userId": "we", "eventName": "min", "eventTime": "0001-01-01T00:00:00Z", "x": EDGE_VALUES}
+        ),
+        api.post("/events", {"userId": "we", "eventName": "iso max", "eventTime": "9999-12-31T23:59:59.999Z"}),
+        api.post("/events", {"userId": "we", "eventName": "before 1970", "eventTime": -1, "eventData": "{}"}),
+        api.post("/bulk-events", {"events": [{"userId": "we", "eventName": "bulk", "eventData": EDGE_VALUES}] * 3}),
+    ]
+    assert [r.status_code for r in posts] == [201] * len(posts), [r.text for r in posts]
+    moe = Moe(api)
+    action = {
+        "action": "edge",
+        "attributes": EDGE_VALUES,
+        "current_time": "253402300799999",
+        "user_time": "-62135596800",
+    }
+    posts = [
+        moe.customer(
+            {"type": "customer", "customer_id": "moe", "attributes": {**EDGE_VALUES, "birthday": "0001-01-01"}}
+        ),
+        moe.event(
+            {"type": "event", "customer_id": "moe", "actions": [action, {**action, "current_time": MIN_MS_TEXT}]}
+        ),
+        moe.device({"type": "device", "customer_id": "moe", "device_id": "d", "attributes": DEVICE_ATTRIBUTES}),
+        moe.bulk({"type": "transition", "elements": [{"type": "event", "customer_id": "moe", "actions": [action]}]}),
+    ]
+    assert [r.status_code for r in posts] == [200] * len(posts), [r.text for r in posts]
+
+    api.drain()
+    assert api.data("/stats") == {"users": 2, "anonymousUsers": 1, "events": 4 + 3 + 3, "pending": 0}
+    profile = api.profile("we")
+    assert profile["firstSeen"] == "0001-01-01T00:00:00+0000"
+    assert profile["lastSeen"] == "9999-12-31T23:59:59+0000"
+    times = {e["eventName"]: e["eventTime"] for e in api.events("we", limit=100)["events"]}
+    assert times["max"] == "9999-12-31T23:59:59+0000" and times["before 1970"] == "1969-12-31T23:59:59+0000"
+    moe_times = {e["eventTime"] for e in api.events("moe", limit=100)["events"]}
+    assert moe_times == {"9999-12-31T23:59:59+0000", "0001-01-01T00:00:00+0000"}
+    for path in ("/users/we", "/users/moe", "/users/we/events", "/users/moe/events"):
+        r = api.get(path, params={"format": "xml"})
+        assert r.status_code == 200
+        ET.fromstring(r.content)  # well-formed, control characters and all
+
+
+MIN_MS_TEXT = "-62135596800000"  # 0001-01-01T00:00:00Z in epoch milliseconds, as MoEngage clients send them
+DEVICE_ATTRIBUTES = {"platform": "iOS", "push_id": "p\x01", "model": "😀", "created_time": 2**64, "custom": EDGE_VALUES}
+
+
+def test_times_stored_before_the_range_still_read(api: Harness) -> None:
+    """format_ms is total: a time written before the edge refused it (here straight into the log) reads."""
+    from openengage.records import EventRecord, encode_records
+    from openengage.store.base import Submission
+
+    records = [
+        EventRecord("legacy", "old", None, 9 * 10**15, None, {}),
+        EventRecord("legacy", "old", None, -(9 * 10**15)),
+    ]
+    submit = api.app.state.services.committer.submit
+    api.call(submit, Submission(api.creds.account_id, "events", 1, 0, encode_records(records), len(records)))
+    api.drain()
+    profile = api.profile("old")
+    assert (profile["firstSeen"], profile["lastSeen"]) == ("-283229-05-10T08:00:00+0000", "+287168-08-24T16:00:00+0000")
+    times = [e["eventTime"] for e in api.events("old")["events"]]
+    assert sorted(times) == ["+287168-08-24T16:00:00+0000", "-283229-05-10T08:00:00+0000"]

@@ -4,6 +4,8 @@
   value (`{"a":[{}]}` is 3 levels). No real client comes near it; without a bound msgspec's recursive
   decoder raises RecursionError (a 500) at about 1,000 levels, and every layer after the edge (rules,
   stores, XML output) would have to be written for unbounded depth.
+- Numbers msgspec cannot decode (past a double's range): the decoders refuse them, but a value the
+  events fast path leaves undecoded would reach the processor, so `big_numbers` tells it to look closer.
 - NUL (U+0000): PostgreSQL text and jsonb cannot hold it, so it is refused in every id, name and
   value at any depth, on SQLite too: the contract does not depend on the store. JSON can only carry it
   as the escape `\\u0000` (a raw NUL byte is malformed JSON), so a body without those six bytes holds
@@ -29,6 +31,13 @@ _STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
 _NOT_BRACKET = bytes(b for b in range(256) if b not in b"[]{}")
 _SQUARE = bytes.maketrans(b"{}", b"[]")
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+# Digits -> "0", e/E -> "e", "+" and "-" kept, anything else -> " ": the shape of the numbers in a body.
+_NUMBER_SHAPE = bytes(
+    ord("0") if 0x30 <= b <= 0x39 else ord("e") if b in b"eE" else b if b in b"+-" else ord(" ") for b in range(256)
+)
+# A number of magnitude past 1.8e308 (what a double holds; msgspec refuses it, and integers past 4,300
+# digits) needs an exponent of 3 digits or 209+ digits of mantissa before the point (see big_numbers).
+_BIG_NUMBER_SHAPES = (b"0e000", b"0e+000", b"0" * 200)
 _encode = msgspec.json.encode
 
 
@@ -51,6 +60,19 @@ def too_deep(body: bytes, limit: int = MAX_DEPTH) -> bool:
             return False
         skeleton = reduced
     return b"[]" in skeleton  # a pair left after `limit` passes sits more than `limit` levels deep
+
+
+def big_numbers(body: bytes) -> bool:
+    """True when `body` may hold a number msgspec cannot decode (past a double's range, or an integer of
+    more than 4,300 digits); False means it surely holds none.
+
+    The decoders refuse such a number, but skipping a value left undecoded (msgspec.Raw) does not: the
+    events fast path asks this before it writes one, so the processor never meets it. Text that looks
+    like a big number inside a string (`"A1E100"`) answers True too: the slow path then decides.
+    Cost: one translate and three substring searches, all in C.
+    """
+    shape = body.translate(_NUMBER_SHAPE)
+    return any(big in shape for big in _BIG_NUMBER_SHAPES)
 
 
 def _child(path: str, key: str) -> str:

@@ -27,6 +27,9 @@ from openengage.rules.dates import SUPPORTED_RANGE, epoch_text_to_ms, epoch_to_m
 
 MAX_BODY_BYTES = 128 * 1024
 MAX_ID_LENGTH = 100  # the same limit as a WebEngage userId: one person, two dialects
+# Device ids are UUIDs, GAIDs, IDFVs (36 characters) in every source; the bound keeps them within what
+# PostgreSQL can index (a btree row holds at most 2,704 bytes: a longer id failed the processor forever).
+MAX_DEVICE_ID_LENGTH = 255
 MAX_MERGE_PAIRS = 50
 MAX_EXPORT_IDS = 20
 MAX_TIMEZONE_OFFSET = 54_000
@@ -141,6 +144,17 @@ def _optional_text(obj: dict[str, Any], key: str) -> str | None:
     if value is None or value == "":
         return None
     return attrs.as_text(key, value)
+
+
+def _device_id(obj: dict[str, Any]) -> str | None:
+    value = _optional_text(obj, "device_id")
+    if value is not None and len(value) > MAX_DEVICE_ID_LENGTH:
+        raise Invalid(
+            f"device_id can be of maximum {MAX_DEVICE_ID_LENGTH} characters (got {len(value)})",
+            err.VALUE_ERROR,
+            "device_id",
+        )
+    return value
 
 
 def _unknown(obj: dict[str, Any], known: frozenset[str]) -> list[Drop]:
@@ -360,7 +374,7 @@ def parse_event(obj: dict[str, Any]) -> list[EventRecord]:
     if kind is not None and kind != "event":
         require_type(obj, "event")
     user_id = customer_id(obj.get("customer_id"))
-    device_id = _optional_text(obj, "device_id") if "device_id" in obj else None
+    device_id = _device_id(obj) if "device_id" in obj else None
     actions = obj.get("actions")
     if type(actions) is not list or not actions:
         actions = _array(obj, "actions")
@@ -380,7 +394,7 @@ def parse_device(obj: dict[str, Any]) -> DeviceRecord:
     device, drops = attrs.device_attributes(_object(obj, "attributes", required=True, quoted=True))
     return DeviceRecord(
         user_id=user_id,
-        device_id=_optional_text(obj, "device_id"),
+        device_id=_device_id(obj),
         attributes=device,
         dropped=_unknown(obj, _DEVICE_KNOWN) + drops,
     )

@@ -16,7 +16,7 @@ from typing import Any
 
 import msgspec
 
-from openengage.api.guard import MAX_DEPTH, NUL_ESCAPE, NUL_TEXT, describe, nul_path, too_deep
+from openengage.api.guard import MAX_DEPTH, NUL_ESCAPE, NUL_TEXT, big_numbers, describe, nul_path, too_deep
 from openengage.records import Drop, EventRecord, RawEventRecord, UserRecord
 from openengage.rules.dates import DOCUMENTED_FORMAT, SUPPORTED_RANGE, epoch_to_ms, out_of_range, parse_iso
 from openengage.rules.system_events import SYSTEM_EVENTS, is_system_event
@@ -40,6 +40,7 @@ _USER_KNOWN = frozenset(
 )
 _EVENT_KNOWN = frozenset({*_ID_FIELDS, "eventName", "eventTime", "eventData"})
 TOO_DEEP = f"nested too deeply; at most {MAX_DEPTH} levels of objects and arrays are accepted"
+BIG_NUMBER = "a number out of range (beyond ±1.8e308, or an integer of more than 4300 digits)"
 
 
 class Invalid(Exception):
@@ -92,6 +93,8 @@ def decode_body(body: bytes) -> dict[str, Any]:
         # DecodeError. Tell the client which one it is, whatever the installed release says.
         if not _is_utf8(body):
             raise Invalid("Error: request body is not valid JSON (it is not UTF-8).") from None
+        if "out of range" in str(exc):
+            raise Invalid(f"Error: request body holds {BIG_NUMBER}; send such a value as a string.") from None
         raise Invalid(f"Error: request body is not valid JSON ({exc}).") from None
     if not isinstance(data, dict):
         raise Invalid(f"Error: request body must be a JSON object, not {_type_name(data)}.")
@@ -289,8 +292,9 @@ def parse_bulk(body: dict[str, Any], key: str, parse: Any) -> list[Any]:
 # `eventData` object undecoded (it is written to the log as is); a few cheap checks accept it. A
 # body the fast path does not accept, for whatever reason, goes through the slow path above, which
 # accepts the same bodies and explains what is wrong with the others (tests check the two agree).
-# The edge's limits cost two byte scans here: a body holding the escape `\u0000`, or whose brackets
-# could nest past MAX_DEPTH, is left to the slow path, which looks closer.
+# The edge's limits cost a few byte scans here: a body holding the escape `\u0000` or brackets that could
+# nest past MAX_DEPTH is left to the slow path, which looks closer; an eventData whose bytes may hold a
+# number past a double's range (the processor could not decode it) is decoded to be sure.
 
 
 class _EventIn(msgspec.Struct, forbid_unknown_fields=True):
@@ -333,10 +337,23 @@ def _fast_event(e: _EventIn) -> RawEventRecord | None:
     return RawEventRecord(name, user_id or None, anonymous_id or None, time_ms, time_text, e.eventData)
 
 
-def _shallow(data: msgspec.Raw, above: int) -> bool:
-    """eventData nests at most as deep as it has brackets; `above` levels hold it in the body."""
+def _storable_data(data: msgspec.Raw, above: int) -> bool:
+    """Whether eventData, left undecoded, is within the edge's limits; else the slow path decides.
+
+    Depth: `above` levels hold it in the body (0: the whole body has too few brackets to matter).
+    Numbers: skipping a value does not check them, and the processor could not decode one past a
+    double's range.
+    """
     raw = bytes(data)
-    return above + raw.count(b"[") + raw.count(b"{") <= MAX_DEPTH
+    if above and too_deep(raw, MAX_DEPTH - above):
+        return False
+    if not big_numbers(raw):  # nearly always
+        return True
+    try:  # something looks like a big number (a hex id such as "7305e767" does): decode to be sure
+        msgspec.json.decode(raw)
+    except msgspec.DecodeError:
+        return False
+    return True
 
 
 def fast_events(body: bytes, bulk: bool) -> list[RawEventRecord] | None:
@@ -354,7 +371,7 @@ def fast_events(body: bytes, bulk: bool) -> list[RawEventRecord] | None:
     above = (3 if bulk else 1) if body.count(b"[") + body.count(b"{") > MAX_DEPTH else 0
     records: list[RawEventRecord] = []
     for item in items:
-        if above and not _shallow(item.eventData, above):
+        if not _storable_data(item.eventData, above):
             return None
         record = _fast_event(item)
         if record is None:
