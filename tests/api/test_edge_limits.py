@@ -453,7 +453,10 @@ EDGE_VALUES: dict[str, Any] = {
     "dots.and[brackets]": 1,
     "long": "x" * 5000,
     "date": "0001-01-01T00:00:00Z",
+    "".join(f"{i:x}" for i in range(1500)): "a 5,000-character name (dropped by the rules, recorded)",
+    "big string": "".join(f"{i:x}" for i in range(30_000)),  # truncated by the rules
 }
+EMOJI_ID = "😀" * 100  # 400 bytes of UTF-8 in the identities index
 
 
 def test_every_value_the_edge_accepts_both_stores_can_write(api: Harness) -> None:
@@ -472,9 +475,10 @@ def test_every_value_the_edge_accepts_both_stores_can_write(api: Harness) -> Non
     ]
     assert [r.status_code for r in posts] == [201] * len(posts), [r.text for r in posts]
     moe = Moe(api)
+    within_128kb = {k: v for k, v in EDGE_VALUES.items() if k != "big string"}  # two of these in one request
     action = {
         "action": "edge",
-        "attributes": EDGE_VALUES,
+        "attributes": within_128kb,
         "current_time": "253402300799999",
         "user_time": "-62135596800",
     }
@@ -489,9 +493,11 @@ def test_every_value_the_edge_accepts_both_stores_can_write(api: Harness) -> Non
         moe.bulk({"type": "transition", "elements": [{"type": "event", "customer_id": "moe", "actions": [action]}]}),
     ]
     assert [r.status_code for r in posts] == [200] * len(posts), [r.text for r in posts]
+    assert api.post("/events", {"userId": EMOJI_ID, "anonymousId": EMOJI_ID, "eventName": "😀" * 49}).status_code == 201
+    assert moe.customer({"type": "customer", "customer_id": "🙂" * 100}).status_code == 200
 
     api.drain()
-    assert api.data("/stats") == {"users": 2, "anonymousUsers": 1, "events": 4 + 3 + 3, "pending": 0}
+    assert api.data("/stats") == {"users": 4, "anonymousUsers": 1, "events": 4 + 3 + 3 + 1, "pending": 0}
     profile = api.profile("we")
     assert profile["firstSeen"] == "0001-01-01T00:00:00+0000"
     assert profile["lastSeen"] == "9999-12-31T23:59:59+0000"
