@@ -121,6 +121,7 @@ def rejection_params(r: RejectionRow, encode: Callable[[Any], Any]) -> tuple[Any
 
 MAX_INT = 2**63 - 1
 MIN_INT = -(2**63)
+BAD_CURSOR = "cursor is not valid: pass the `next` value of the previous page"
 _INT = re.compile(r"-?[0-9]{1,19}")  # what str(int) wrote; int() alone would take "+1", " 1", "1_0", "²"
 
 
@@ -140,13 +141,13 @@ def decode_cursor(cursor: str | None, arity: int) -> tuple[int, ...] | None:
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode("ascii")
     except (ValueError, UnicodeDecodeError):
-        raise InvalidCursor("malformed cursor") from None
+        raise InvalidCursor(BAD_CURSOR) from None
     pieces = raw.split(":")
     if len(pieces) != arity or not all(_INT.fullmatch(p) for p in pieces):
-        raise InvalidCursor("malformed cursor")
+        raise InvalidCursor(BAD_CURSOR)
     parts = tuple(int(p) for p in pieces)
     if not all(MIN_INT <= p <= MAX_INT for p in parts):
-        raise InvalidCursor("cursor out of range")
+        raise InvalidCursor(BAD_CURSOR)
     return parts
 
 
