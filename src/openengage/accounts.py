@@ -285,7 +285,8 @@ def check_email(email: str) -> str:
     deliver to; it catches the typo of a name without a domain.
     """
     if len(email) > 254 or not _EMAIL.fullmatch(email) or not email.isprintable():
-        raise ValueError(f"'{email}' is not an email address (expected NAME@DOMAIN)")
+        shown = repr(email if len(email) <= 80 else email[:80] + "…")  # control characters made visible
+        raise ValueError(f"{shown} is not an email address (expected NAME@DOMAIN)")
     return email
 
 
