@@ -17,10 +17,10 @@ from typing import Any
 import msgspec
 
 from openengage.rules.identity import ProfileData
-from openengage.rules.windows import WINDOW_MS, reset_seconds, window_of
+from openengage.rules.windows import WINDOW_MS as WINDOW_MS  # re-exported: the windows' home is rules/
+from openengage.rules.windows import reset_seconds
+from openengage.rules.windows import window_of as window_of
 from openengage.store.base import EventRow, InvalidCursor, MergeRow, Outcome, RejectionRow, Submission
-
-__all__ = ["WINDOW_MS", "reset_seconds", "window_of"]  # the rate windows' home is rules/windows.py
 
 REQUEST_ID_TTL_MS = 4 * 3600 * 1000
 
