@@ -21,6 +21,7 @@ LAYER = {
     "dashboard": 2,
     "messaging": 2,
     "app": 3,
+    "transfer": 3,
     "serve": 4,
     "cli": 5,
 }
