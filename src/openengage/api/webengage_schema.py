@@ -337,17 +337,17 @@ def _fast_event(e: _EventIn) -> RawEventRecord | None:
     return RawEventRecord(name, user_id or None, anonymous_id or None, time_ms, time_text, e.eventData)
 
 
-def _storable_data(data: msgspec.Raw, above: int) -> bool:
-    """Whether eventData, left undecoded, is within the edge's limits; else the slow path decides.
+def _storable_data(data: msgspec.Raw, above: int, numbers: bool) -> bool:
+    """Whether one eventData, left undecoded, is within the edge's limits; else the slow path decides.
 
-    Depth: `above` levels hold it in the body (0: the whole body has too few brackets to matter).
-    Numbers: skipping a value does not check them, and the processor could not decode one past a
-    double's range.
+    `above`: the levels that hold it in the body, when the events' data may nest too deep (else 0).
+    `numbers`: when the data may hold a number past a double's range, which skipping a value does not
+    check and the processor could not decode.
     """
     raw = bytes(data)
     if above and too_deep(raw, MAX_DEPTH - above):
         return False
-    if not big_numbers(raw):  # nearly always
+    if not numbers or not big_numbers(raw):
         return True
     try:  # something looks like a big number (a hex id such as "7305e767" does): decode to be sure
         msgspec.json.decode(raw)
@@ -366,12 +366,14 @@ def fast_events(body: bytes, bulk: bool) -> list[RawEventRecord] | None:
         return None
     if not 1 <= len(items) <= MAX_BULK:
         return None
-    # Every field but eventData is a scalar here, so only eventData can nest; with few brackets in the
-    # whole body (the usual case) nothing can be too deep and no eventData needs a look.
-    above = (3 if bulk else 1) if body.count(b"[") + body.count(b"{") > MAX_DEPTH else 0
+    # Every field but eventData is a scalar here, so only eventData can nest or hold an undecoded number.
+    # A few scans of all the events' data at once clear both concerns in the usual case.
+    data = bytes(items[0].eventData) if len(items) == 1 else b",".join([item.eventData for item in items])
+    above = (3 if bulk else 1) if data.count(b"[") + data.count(b"{") > MAX_DEPTH - (3 if bulk else 1) else 0
+    numbers = big_numbers(data)
     records: list[RawEventRecord] = []
     for item in items:
-        if not _storable_data(item.eventData, above):
+        if (above or numbers) and not _storable_data(item.eventData, above, numbers):
             return None
         record = _fast_event(item)
         if record is None:
