@@ -6,7 +6,7 @@ import ast
 from pathlib import Path
 
 PACKAGE = Path(__file__).parents[1] / "src" / "openengage"
-LEAVES = {"records", "accounts", "rules", "errors", "settings", "lifecycle", "__init__"}
+LEAVES = {"records", "accounts", "rules", "errors", "settings", "lifecycle", "metrics", "__init__"}
 LAYER = {
     **{name: 0 for name in LEAVES},
     "store": 1,
@@ -15,6 +15,7 @@ LAYER = {
     "dashboard": 2,
     "app": 3,
     "serve": 4,
+    "protocol": 4,
     "cli": 5,
 }
 
