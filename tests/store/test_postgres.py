@@ -272,7 +272,13 @@ def test_missing_driver_names_what_to_install(monkeypatch: pytest.MonkeyPatch) -
 
 def test_cli_reports_store_problems_in_one_line(blank_pg_url: str) -> None:
     bad = "postgresql://postgres@127.0.0.1:1/nowhere"
-    for args in (("check",), ("migrate",), ("accounts", "list"), ("process", "--burst"), ("serve", "--port", str(free_port()))):
+    for args in (
+        ("check",),
+        ("migrate",),
+        ("accounts", "list"),
+        ("process", "--burst"),
+        ("serve", "--port", str(free_port())),
+    ):
         done = cli(*args, database_url=bad, check=False)
         assert done.returncode == 1, done
         assert "Traceback" not in done.stderr and len(done.stderr.strip().splitlines()) == 1, done.stderr

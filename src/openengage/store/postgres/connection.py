@@ -16,6 +16,7 @@ import psycopg
 from psycopg import errors as pg_errors
 from psycopg.types.string import TextLoader
 from psycopg_pool import AsyncConnectionPool
+from psycopg_pool.base import AttemptWithBackoff
 
 from openengage.errors import CommitUnknown, StoreUnavailable
 
@@ -132,9 +133,25 @@ async def _check_idle(conn: Conn) -> None:
         await AsyncConnectionPool.check_connection(conn)
 
 
+class _Reconnect(AttemptWithBackoff):
+    """psycopg_pool doubles the delay between reconnection attempts without bound (1, 2, 4, 8 s ...),
+    so after an 8-second outage the pool could wait 8 more seconds before trying again. Capped."""
+
+    MAX_DELAY = 2.0
+
+    def update_delay(self, now: float) -> None:
+        super().update_delay(now)
+        self.delay = min(self.delay, self.MAX_DELAY)
+
+
+class Pool(AsyncConnectionPool[Conn]):
+    async def _add_connection(self, attempt: AttemptWithBackoff | None, growing: bool = False) -> None:
+        await super()._add_connection(attempt or _Reconnect(timeout=self.reconnect_timeout), growing)
+
+
 def make_pool(url: str, min_size: int, max_size: int, wait: float = 30.0) -> AsyncConnectionPool[Conn]:
     """The pool; a client waits at most `wait` seconds for a connection (PoolTimeout, then 503)."""
-    return AsyncConnectionPool(
+    return Pool(
         url,
         min_size=min_size,
         max_size=max(min_size, max_size),
