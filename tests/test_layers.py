@@ -15,7 +15,7 @@ LAYER = {
     "dashboard": 2,
     "app": 3,
     "serve": 4,
-    "protocol": 4,
+    "protocol": 3,
     "cli": 5,
 }
 
