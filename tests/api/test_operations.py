@@ -260,3 +260,11 @@ def test_a_response_before_a_large_body_is_read_closes_the_connection(api: Harne
     assert r.status_code == 413 and r.headers["connection"] == "close"
     r = api.post("/events", seeds.EVENT)
     assert r.status_code == 201 and "connection" not in r.headers
+
+
+def test_processed_records_are_counted_once_committed(api: Harness) -> None:
+    before = value(scrape(api), "openengage_processed_records_total")
+    for _ in range(3):
+        assert api.post("/events", seeds.EVENT).status_code == 201
+    assert api.drain() == 3
+    assert value(scrape(api), "openengage_processed_records_total") - before == 3
