@@ -14,6 +14,7 @@ LAYER = {
     "api": 2,
     "dashboard": 2,
     "app": 3,
+    "transfer": 3,
     "serve": 4,
     "protocol": 3,
     "cli": 5,

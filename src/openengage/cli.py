@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import json
+import os
 import sys
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
@@ -197,6 +198,88 @@ def check(database_url: str | None) -> None:
     else:
         click.echo(f"error: {len(status.pending_migrations)} migrations pending; run `openengage migrate`", err=True)
     sys.exit(1)
+
+
+# ---------------------------------------------------------------- data in and out
+
+
+@main.command()
+@click.argument("path", type=click.Path(dir_okay=False))
+@database_option
+@json_option
+def backup(path: str, database_url: str | None, as_json: bool) -> None:
+    """Write a consistent copy of a SQLite store to PATH while servers run (PostgreSQL: use pg_dump)."""
+    from openengage.store.sqlite.backup import backup as sqlite_backup
+
+    url = settings_from(database_url=database_url).database_url
+    if not url.startswith("sqlite:///"):
+        raise click.ClickException(
+            "backup copies SQLite stores; for PostgreSQL use pg_dump (see docs/operations.md, 'Backup')"
+        )
+    try:
+        result = sqlite_backup(url.removeprefix("sqlite:///"), path)
+    except OpenEngageError as exc:
+        raise click.ClickException(str(exc)) from None
+    emit(
+        as_json,
+        dataclasses.asdict(result),
+        f"backup written: {result.store_path} and {result.log_path} ({result.bytes} bytes; "
+        f"{result.pending_entries} log entries not yet processed)",
+    )
+
+
+def _lines_with_progress(file: Any, label: str) -> Any:
+    """The file's lines; on a terminal, with a progress bar over its bytes."""
+    size = os.fstat(file.fileno()).st_size if hasattr(file, "fileno") else 0
+    if not sys.stderr.isatty() or not size:
+        yield from file
+        return
+    with click.progressbar(length=size, label=label, file=sys.stderr) as bar:
+        for line in file:
+            bar.update(len(line.encode("utf-8", "surrogateescape")))
+            yield line
+
+
+@main.command("import")
+@click.argument("license_code")
+@click.argument("path", type=click.File("r", encoding="utf-8", errors="surrogateescape"))
+@click.option("--kind", type=click.Choice(["users", "events"]), required=True, help="What each row is.")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["csv", "ndjson"]),
+    default=None,
+    help="File format. Default: from the file name (.csv, else NDJSON).",
+)
+@database_option
+@json_option
+def import_(license_code: str, path: Any, kind: str, fmt: str | None, database_url: str | None, as_json: bool) -> None:
+    """Import users or events from a CSV or NDJSON file (- for stdin), through the API's rules.
+
+    Bad rows are reported by line number and skipped; the exit status is 1 if there were any.
+    """
+    from openengage.transfer import rows
+    from openengage.transfer.importer import import_rows
+
+    fmt = fmt or ("csv" if str(path.name).lower().endswith(".csv") else "ndjson")
+    lines = _lines_with_progress(path, f"importing {kind}")
+    source = rows.csv_rows(lines, kind) if fmt == "csv" else rows.ndjson_rows(lines)
+
+    def bad(row: rows.BadRow) -> None:
+        click.echo(f"line {row.line}: {row.message}", err=True)
+
+    async def run(store: Store) -> Any:
+        account = await find_account(store, license_code)
+        return await import_rows(store, account.id, kind, source, bad)
+
+    report = with_store(database_url, run)
+    emit(
+        as_json,
+        dataclasses.asdict(report),
+        f"imported {report.records} {kind} records from {report.rows} rows; {report.bad_rows} bad rows",
+    )
+    if report.bad_rows:
+        sys.exit(1)
 
 
 # ---------------------------------------------------------------- accounts
