@@ -7,6 +7,7 @@ import contextlib
 import logging
 import time
 
+from openengage import metrics
 from openengage.processor.planner import Planner
 from openengage.rules.dates import now_ms
 from openengage.store.base import Store
@@ -25,6 +26,7 @@ async def drain(store: Store, batch_records: int = 2000) -> int:
     total = 0
     while True:
         n = await store.process(planner, batch_records)
+        metrics.PROCESSED.inc(n)  # committed: process() returns after its transaction
         if n == 0:
             return total
         total += n
@@ -38,6 +40,7 @@ async def run(store: Store, stop: asyncio.Event, batch_records: int, poll_interv
     while not stop.is_set():
         try:
             n = await store.process(planner, batch_records)
+            metrics.PROCESSED.inc(n)  # committed: process() returns after its transaction
             if time.monotonic() - last_maintain > MAINTAIN_EVERY:
                 await store.maintain(now_ms())
                 last_maintain = time.monotonic()

@@ -278,3 +278,9 @@ ORDER BY id DESC LIMIT %s;
 -- name: merges_page
 SELECT id, from_profile, into_profile, anonymous_id, merged_user, user_id, kind, log_id, at
 FROM merges WHERE account_id = %s AND id < %s ORDER BY id DESC LIMIT %s;
+
+-- ============================================================ operations (/metrics)
+
+-- name: backlog
+-- Records not yet applied, and when the oldest of them was accepted (ids grow with acceptance time).
+SELECT coalesce(sum(n), 0)::bigint, (SELECT received_at FROM entries ORDER BY id LIMIT 1) FROM entries;

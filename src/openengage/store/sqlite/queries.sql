@@ -243,3 +243,10 @@ FROM rejections WHERE account_id = ? AND id < ? AND (? IS NULL OR user_id = ?) O
 -- name: merges_page
 SELECT id, from_profile, into_profile, anonymous_id, merged_user, user_id, kind, log_id, at
 FROM merges WHERE account_id = ? AND id < ? ORDER BY id DESC LIMIT ?;
+
+-- ============================================================ operations (/metrics)
+
+-- name: backlog
+-- Records not yet applied, and when the oldest of them was accepted (read connection: log attached).
+SELECT coalesce(sum(n), 0), min(received_at) FROM log.entries
+WHERE id > (SELECT log_id FROM processor_cursor WHERE id = 1);
