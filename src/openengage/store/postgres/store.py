@@ -18,7 +18,7 @@ from openengage import metrics
 from openengage.errors import CommitUnknown, StoreUnavailable
 from openengage.rules.dates import now_ms
 from openengage.store import migrations
-from openengage.store.admin import Admin
+from openengage.store.access import Access
 from openengage.store.base import Outcome, Planner, StoreStatus, Submission
 from openengage.store.postgres import ingest, processing
 from openengage.store.postgres.connection import (
@@ -51,7 +51,7 @@ def _forget(task: asyncio.Future[Any]) -> None:
         task.exception()
 
 
-class PostgresStore(Admin, Reads):
+class PostgresStore(Access, Reads):
     """Administration and reads come from store/admin.py and store/reads.py, over `self.ex`."""
 
     # Group commit keeps two appends in flight: a commit mostly waits on the server's fsync, and two

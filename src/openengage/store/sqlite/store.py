@@ -26,7 +26,7 @@ from openengage import metrics
 from openengage.errors import CommitUnknown, StoreUnavailable
 from openengage.records import decode_records
 from openengage.store import common, migrations
-from openengage.store.admin import Admin
+from openengage.store.access import Access
 from openengage.store.base import (
     Effects,
     LogEntry,
@@ -77,7 +77,7 @@ def _commit_error(exc: sqlite3.Error) -> StoreUnavailable:
     return StoreUnavailable(f"SQLite cannot commit: {exc}")
 
 
-class SqliteStore(Admin, Reads):
+class SqliteStore(Access, Reads):
     """Administration and reads come from store/admin.py and store/reads.py, over `self.ex`."""
 
     def __init__(self, url: str, sync: str = "full", min_free_mb: int = 0) -> None:
