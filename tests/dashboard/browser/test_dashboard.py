@@ -10,10 +10,13 @@ import time
 from typing import Any
 
 import httpx2 as httpx
+import pytest
 
 from tests.dashboard.browser.conftest import OWNER, DashboardServer, sign_in
 from tests.support.browser import screenshot
 from tests.support.server import wait_processed
+
+pytestmark = pytest.mark.slow  # a real server and a real browser
 
 
 def poll(condition: Any, timeout: float = 5.0) -> None:
