@@ -7,12 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from openengage.processor.planner import Planner
 from openengage.records import EventRecord, encode_records
 from openengage.store import common
 from openengage.store.base import Submission
 from openengage.store.sqlite import store as sqlite_store
 from openengage.store.sqlite.store import SqliteStore, ingest_path
+from tests.store.helpers import process_once
 
 pytestmark = pytest.mark.anyio
 
@@ -51,7 +51,7 @@ async def test_maintenance_prunes_applied_entries_only(store: SqliteStore) -> No
     creds = await store.create_account("acme", "o@x.test")
     sub = Submission(creds.account_id, "events", 1, 0, encode_records([EventRecord("E", user_id="u")]), 1)
     await store.append([sub, sub])
-    await store.process(Planner(), 1)
+    await process_once(store, 1)
     await store.maintain(common.WINDOW_MS)
     with sqlite3.connect(store.log_path) as conn:
         assert conn.execute("SELECT count(*) FROM entries").fetchone()[0] == 1

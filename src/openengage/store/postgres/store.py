@@ -8,7 +8,9 @@ processes can share it: see ingest.py (admission and append) and processing.py (
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Sequence
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import Any, TypeVar
 
 import psycopg
@@ -19,8 +21,8 @@ from openengage.accounts import Account, Credentials, Member, Principal
 from openengage.errors import StoreUnavailable
 from openengage.rules.dates import now_ms
 from openengage.store import migrations
-from openengage.store.base import Outcome, Page, Planner, Profile, Stats, StoreStatus, Submission
-from openengage.store.postgres import admin, ingest, processing, reads
+from openengage.store.base import Claim, DeadLetterPage, Outcome, Page, Profile, Stats, StoreStatus, Submission
+from openengage.store.postgres import admin, dead_letters, ingest, processing, reads
 from openengage.store.postgres.connection import (
     CONNECT_TIMEOUT,
     LOCK_MIGRATE,
@@ -40,10 +42,14 @@ from openengage.store.sql import load_queries
 Q = load_queries("openengage.store.postgres")
 T = TypeVar("T")
 _PACKAGE = "openengage.store.postgres"
-PROCESS_LANES = 2
+log = logging.getLogger("openengage.store.postgres")
 
 
 class PostgresStore:
+    # The processor runs two claims at once, on separate connections: while one lane waits on
+    # PostgreSQL the other plans, so a node's processor keeps its core busy.
+    processing_lanes = 2
+
     # Group commit keeps two appends in flight: a commit mostly waits on the server's fsync, and two
     # concurrent commits share it (in-process, 16 requests a commit: 1,934 -> 2,785 appends/s; over
     # HTTP on the shared 2-core machine the gain is smaller, 0-15%).
@@ -135,27 +141,43 @@ class PostgresStore:
     async def append(self, batch: Sequence[Submission]) -> list[Outcome]:
         return await self._with(lambda conn: ingest.append(conn, batch, now_ms()))
 
-    async def process(self, planner: Planner, limit: int) -> int:
-        """Apply one batch (at most `limit` records, one transaction) of each of up to PROCESS_LANES
-        partitions at once, on separate connections: while one lane waits on PostgreSQL another plans,
-        so a node's processor keeps its core busy. Returns the records applied by all lanes."""
-        candidates = iter(await self._with(lambda c: processing.pending_partitions(c, PARTITIONS)))
-
-        async def lane(conn: Conn) -> int:
-            for part in candidates:  # shared: each lane takes the next partition not yet tried
-                n = await processing.process_partition(conn, planner, part, limit, now_ms())
-                if n:
-                    return n
-            return 0
-
-        results = await asyncio.gather(*(self._with(lane) for _ in range(PROCESS_LANES)), return_exceptions=True)
-        for result in results:  # every lane has finished (committed or rolled back) before we raise
-            if isinstance(result, BaseException):
-                raise result
-        return sum(r for r in results if isinstance(r, int))
-
     async def maintain(self, now_ms: int) -> None:
         await self._with(lambda conn: ingest.maintain(conn, now_ms))
+
+    # ------------------------------------------------------------ processing
+
+    @contextlib.asynccontextmanager
+    async def claim(self, max_records: int) -> AsyncIterator[Claim | None]:
+        async with processing.store_errors(), self._pool_or_raise().connection() as conn:
+            claim = await processing.claim(conn, PARTITIONS, max_records)
+            if claim is None:
+                yield None
+                return
+            try:
+                yield claim
+            finally:
+                try:
+                    await claim.release()
+                except Exception:  # the session is closed then, which frees the partition too
+                    log.debug("releasing a claim failed", exc_info=True)
+
+    # ------------------------------------------------------------ dead letters
+
+    async def _dead_letters(self, fn: Callable[[Conn], Awaitable[T]]) -> T:
+        async with processing.store_errors():
+            return await self._with(fn)
+
+    async def dead_letters(self, account_id: int, limit: int, cursor: str | None) -> DeadLetterPage:
+        return await self._dead_letters(lambda c: dead_letters.page(c, account_id, limit, cursor))
+
+    async def count_dead_letters(self, account_id: int) -> int:
+        return await self._dead_letters(lambda c: dead_letters.count(c, account_id))
+
+    async def retry_dead_letters(self, account_id: int, ids: Sequence[int] | None) -> list[int]:
+        return await self._dead_letters(lambda c: dead_letters.requeue(c, account_id, ids))
+
+    async def drop_dead_letters(self, account_id: int, ids: Sequence[int] | None) -> list[int]:
+        return await self._dead_letters(lambda c: dead_letters.drop(c, account_id, ids))
 
     # ------------------------------------------------------------ administration
 
