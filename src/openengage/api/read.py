@@ -1,4 +1,4 @@
-"""OpenEngage's read API: profiles, events, stats, schema, rejections, merges.
+"""OpenEngage's read API: profiles, events, stats, schema, rejections, merges, dead letters.
 
 Same Bearer key and permissions as the WebEngage ingest endpoints, same response container. Every
 query is scoped to the account of the license code in the path.
@@ -7,7 +7,9 @@ query is scoped to the account of the license code in the path.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from typing import Any
 
+import msgspec
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -16,6 +18,8 @@ from openengage.accounts import Account
 from openengage.api import webengage_responses as we
 from openengage.api.services import services
 from openengage.api.webengage import PREFIX, Refused, authenticate, response_format
+from openengage.rules.dates import format_ms
+from openengage.store.base import DeadLetter
 from openengage.store.common import profile_doc
 
 DEFAULT_PAGE = 50
@@ -78,9 +82,13 @@ async def user_events(request: Request, account: Account, fmt: str) -> Response:
 
 
 async def stats(request: Request, account: Account, fmt: str) -> Response:
-    s = await services(request).store.stats(account.id)
+    store = services(request).store
+    s = await store.stats(account.id)
+    dead = await store.count_dead_letters(account.id)
     return we.success(
-        {"users": s.users, "anonymousUsers": s.anonymous_users, "events": s.events, "pending": s.pending}, fmt
+        {"users": s.users, "anonymousUsers": s.anonymous_users, "events": s.events, "pending": s.pending}
+        | {"deadLetters": dead},
+        fmt,
     )
 
 
@@ -107,6 +115,36 @@ async def merges(request: Request, account: Account, fmt: str) -> Response:
     return we.success({"merges": page.items, "next": page.next}, fmt)
 
 
+def dead_letter_doc(letter: DeadLetter) -> dict[str, Any]:
+    """A dead letter as the read API returns it; `payload` is the entry's records (OpenEngage's own
+    record format), or their raw text when they are not even valid JSON."""
+    try:
+        payload: Any = msgspec.json.decode(letter.payload)
+    except (msgspec.DecodeError, RecursionError):
+        payload = letter.payload.decode("utf-8", "replace")
+    return {
+        "id": letter.id,
+        "logId": letter.log_id,
+        "error": letter.error,
+        "message": letter.message,
+        "records": letter.records,
+        "attempts": letter.attempts,
+        "requeued": letter.requeued,
+        "receivedAt": format_ms(letter.received_at),
+        "failedAt": format_ms(letter.failed_at),
+        "payload": payload,
+    }
+
+
+async def dead_letters(request: Request, account: Account, fmt: str) -> Response:
+    limit, cursor = page_args(request, fmt)
+    try:
+        page = await services(request).store.dead_letters(account.id, limit, cursor)
+    except ValueError:
+        raise bad_cursor(fmt) from None
+    return we.success({"deadLetters": [dead_letter_doc(d) for d in page.items], "next": page.next}, fmt)
+
+
 # User ids may hold any character, "/" included (sent as %2F), hence the `path` convertor; the
 # events route comes first so that ".../events" is not read as part of a user id.
 routes = [
@@ -117,4 +155,5 @@ routes = [
     Route(f"{PREFIX}/schema", read_route(schema), methods=["GET"]),
     Route(f"{PREFIX}/rejections", read_route(rejections), methods=["GET"]),
     Route(f"{PREFIX}/merges", read_route(merges), methods=["GET"]),
+    Route(f"{PREFIX}/dead-letters", read_route(dead_letters), methods=["GET"]),
 ]
