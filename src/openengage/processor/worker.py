@@ -10,8 +10,9 @@ acknowledge the entries, in one transaction. What goes wrong is sorted here, nev
 - anything else (the Planner raised, an entry cannot be decoded, the database refused a value): the
   unit is rolled back and split in halves, still inside the claim, until the failing entry is alone;
   that entry moves to the dead letters with its error, acknowledged in the same commit, and the rest
-  is applied. The unit size comes back to the whole claim once past the failed range. One bad entry
-  costs about 2·log2(batch) extra transactions and never blocks other entries or accounts.
+  of the claim is applied in whole units again (also once past the failed range, when the failure
+  did not come back: then nothing is dead-lettered). One bad entry costs about 2·log2(batch) extra
+  transactions and never blocks other entries or accounts.
 """
 
 from __future__ import annotations
@@ -75,10 +76,11 @@ class Worker:
         async with self.store.claim(self.batch_records) as claim:
             if claim is None:
                 return None
-            return await self._work(claim)
+            before = self.applied
+            await self._work(claim)
+            return self.applied - before
 
-    async def _work(self, claim: Claim) -> int:
-        applied = 0
+    async def _work(self, claim: Claim) -> None:
         size = len(claim.entries)  # the unit: everything claimed, until something fails
         suspect_end: int | None = None  # last entry id of the first unit that failed
         decoded: dict[int, LogEntry] = {}
@@ -88,7 +90,8 @@ class Worker:
                 size, suspect_end = len(pending), None  # past the failed range: whole units again
             unit = pending[:size]
             try:
-                applied += await self._apply(claim, unit, decoded)
+                n = await self._apply(claim, unit, decoded)
+                self.applied += n  # counted as each unit commits (not `+= await`: lanes share the count)
             except (StoreUnavailable, Contention):
                 raise
             except Exception as exc:
@@ -98,8 +101,7 @@ class Worker:
                     size = len(unit) // 2
                     continue
                 await self._dead_letter(claim, unit[0], exc)
-        self.applied += applied
-        return applied
+                size, suspect_end = len(claim.entries), None  # found it: whole units again
 
     async def _apply(self, claim: Claim, unit: Sequence[QueuedEntry], decoded: dict[int, LogEntry]) -> int:
         entries = []
@@ -133,16 +135,17 @@ class Worker:
     async def drain(self) -> int:
         """Apply everything pending now, on every lane; returns the records applied. Contention is
         retried; StoreUnavailable is raised (for tests and `process --burst`, not a server)."""
+        before = self.applied
         results = await asyncio.gather(
             *(self._drain_lane() for _ in range(self.store.processing_lanes)), return_exceptions=True
         )
         for result in results:  # every lane has finished (committed or rolled back) before we raise
             if isinstance(result, BaseException):
                 raise result
-        return sum(r for r in results if isinstance(r, int))
+        return self.applied - before
 
-    async def _drain_lane(self) -> int:
-        total, attempt = 0, 0
+    async def _drain_lane(self) -> None:
+        attempt = 0
         while True:
             try:
                 n = await self.step()
@@ -152,8 +155,7 @@ class Worker:
                 continue
             attempt = 0
             if n is None:
-                return total
-            total += n
+                return
 
     async def run(self, stop: asyncio.Event, poll_interval: float) -> None:
         """Process until `stop` is set: every lane, and log maintenance every MAINTAIN_EVERY seconds."""

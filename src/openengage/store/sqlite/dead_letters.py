@@ -53,16 +53,22 @@ def picked(conn: sqlite3.Connection, account_id: int, ids: Sequence[int] | None)
 def requeue(log: sqlite3.Connection, main: sqlite3.Connection, account_id: int, ids: Sequence[int] | None) -> list[int]:
     """Append a copy of each dead letter to the ingest log (`log`, the writer); returns the ids queued.
 
-    The dead letters are read from the store file (`main`, a reader) after the log's write lock is
-    taken, so no copy can be appended or pruned meanwhile. A dead letter still listed with no copy
-    waiting then has none queued since it failed (applying a copy deletes its dead letter in the same
-    transaction): queueing one now can never make the entry apply twice.
+    The dead letters and the processor's cursor are read from the store file (`main`, a reader) in one
+    snapshot, after the log's write lock is taken, so no copy can be appended or pruned meanwhile. A
+    dead letter still listed with no copy past the cursor then has none waiting (applying a copy
+    deletes its dead letter in the same transaction as it moves the cursor): queueing one now can
+    never make the entry apply twice.
     """
     log.execute("BEGIN IMMEDIATE")
     try:
-        rows = picked(main, account_id, ids)
+        main.execute("BEGIN")  # one snapshot of the store file for the cursor and the dead letters
+        try:
+            cursor = int(main.execute(Q["cursor_get"]).fetchone()[0])
+            rows = picked(main, account_id, ids)
+        finally:
+            main.execute("COMMIT")
         found = common.json_encode([r[0] for r in rows])
-        waiting = {r[0] for r in log.execute(Q["dead_letters_queued"], (found,))}
+        waiting = {r[0] for r in log.execute(Q["dead_letters_queued"], (found, cursor))}
         todo = [r for r in rows if r[0] not in waiting]
         log.executemany(Q["dead_letter_requeue"], [(account_id, r[1], r[2], r[3], r[0]) for r in todo])
         log.execute("COMMIT")

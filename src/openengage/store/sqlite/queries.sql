@@ -241,9 +241,11 @@ WHERE id = ? AND account_id = ?;
 DELETE FROM dead_letters WHERE id = ? AND account_id = ?;
 
 -- name: dead_letters_page
--- On the read connection (the log attached): `requeued` when a copy waits in the ingest log.
+-- On the read connection (the log attached): `requeued` when a copy waits in the ingest log (past the
+-- cursor: entries up to it are done and only wait to be pruned).
 SELECT d.id, d.account_id, d.log_id, d.received_at, d.records, d.payload, d.error, d.message, d.failed_at,
-       d.attempts, EXISTS (SELECT 1 FROM log.entries e WHERE e.retry_of = d.id)
+       d.attempts,
+       EXISTS (SELECT 1 FROM log.entries e WHERE e.retry_of = d.id AND e.id > (SELECT log_id FROM processor_cursor))
 FROM dead_letters d WHERE d.account_id = ? AND d.id < ? ORDER BY d.id DESC LIMIT ?;
 
 -- name: dead_letters_count
@@ -255,8 +257,9 @@ SELECT id, received_at, records, payload FROM dead_letters
 WHERE account_id = ?1 AND (?2 IS NULL OR id IN (SELECT value FROM json_each(?2))) ORDER BY id;
 
 -- name: dead_letters_queued
--- Of the given dead letters (a JSON array), those with a copy waiting in the ingest log (log file).
-SELECT DISTINCT retry_of FROM entries WHERE retry_of IN (SELECT value FROM json_each(?));
+-- Of the given dead letters (a JSON array), those with a copy waiting in the ingest log past the
+-- cursor (log file).
+SELECT DISTINCT retry_of FROM entries WHERE retry_of IN (SELECT value FROM json_each(?)) AND id > ?;
 
 -- name: dead_letter_requeue
 INSERT INTO entries (account_id, received_at, n, payload, retry_of) VALUES (?, ?, ?, ?, ?);
