@@ -4,7 +4,8 @@
 - `PATH` with `.ingest` before its suffix holds the ingest log, request ids and rate windows.
 Two files so that API appends and processor transactions never queue on one write lock. The
 processor acknowledges an entry by advancing `processor_cursor` in the store file, in the same
-transaction as the entry's effects: exactly-once without a transaction spanning both files.
+transaction as the entry's effects: exactly-once without a transaction spanning both files (claims:
+processing.py, on a thread and connection of their own; dead letters: dead_letters.py).
 """
 
 from __future__ import annotations
