@@ -294,3 +294,25 @@ def test_cli_without_driver_is_one_line() -> None:
         "Error: PostgreSQL support needs the Python package 'psycopg' (psycopg 3 and its pool): "
         "pip install 'psycopg[binary,pool]'"
     ]
+
+
+def test_a_claim_holds_its_partition_across_units(pg_url: str) -> None:
+    """Between the units of one claim (isolating a bad entry takes several) no other node gets in."""
+
+    async def scenario() -> None:
+        nodes = await _nodes(pg_url, 2)
+        try:
+            acc = (await nodes[0].create_account("acme", "o@acme.test")).account_id
+            await nodes[0].append([submission(acc, [event("u", n=i)]) for i in range(3)])  # one partition
+            async with nodes[0].claim(100) as claim:
+                assert claim is not None and len(claim.entries) == 3
+                await claim.ack(1)
+                async with nodes[1].claim(100) as other:
+                    assert other is None  # the partition is still held
+                assert len(claim.entries) == 2
+            assert await drain_all(nodes[1]) == 2  # released at the end of the block
+            assert (await nodes[0].stats(acc)).pending == 0
+        finally:
+            await _close(nodes)
+
+    asyncio.run(scenario())
