@@ -76,11 +76,10 @@ class Worker:
         async with self.store.claim(self.batch_records) as claim:
             if claim is None:
                 return None
-            before = self.applied
-            await self._work(claim)
-            return self.applied - before
+            return await self._work(claim)
 
-    async def _work(self, claim: Claim) -> None:
+    async def _work(self, claim: Claim) -> int:
+        applied = 0
         size = len(claim.entries)  # the unit: everything claimed, until something fails
         suspect_end: int | None = None  # last entry id of the first unit that failed
         decoded: dict[int, LogEntry] = {}
@@ -91,6 +90,7 @@ class Worker:
             unit = pending[:size]
             try:
                 n = await self._apply(claim, unit, decoded)
+                applied += n
                 self.applied += n  # counted as each unit commits (not `+= await`: lanes share the count)
             except (StoreUnavailable, Contention):
                 raise
@@ -102,6 +102,7 @@ class Worker:
                     continue
                 await self._dead_letter(claim, unit[0], exc)
                 size, suspect_end = len(claim.entries), None  # found it: whole units again
+        return applied
 
     async def _apply(self, claim: Claim, unit: Sequence[QueuedEntry], decoded: dict[int, LogEntry]) -> int:
         entries = []
