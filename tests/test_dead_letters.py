@@ -271,7 +271,7 @@ def test_values_the_store_cannot_hold_are_dead_lettered(api: Harness) -> None:
     # The CLI shows them; a retry fails the same way (attempts 2); drop removes them for good.
     listed = json.loads(cli(api, "dead-letters", "list", api.lc, "--json"))["dead_letters"]
     assert sorted(d["id"] for d in listed) == sorted(d["id"] for d in found)
-    assert all(d["error"] == f["error"] for d, f in zip(sorted(listed, key=lambda d: d["log_id"]), found, strict=True))
+    assert all(d["error"] == f["error"] for d, f in zip(sorted(listed, key=lambda d: d["logId"]), found, strict=True))
     first = str(found[0]["id"])
     assert "queued 1 dead letters again" in cli(api, "dead-letters", "retry", api.lc, first)
     assert api.call(drain, api.store, 2000) == 0

@@ -1,27 +1,77 @@
-"""The `openengage` command line: serve, process, migrate, check, accounts, members, keys, dead-letters."""
+"""The `openengage` command line: serve, process, migrate, check, accounts, members, keys, audit, dead-letters.
+
+Every error is one line on stderr (`Error: ...`) and a non-zero exit, never a traceback or a usage dump.
+Administrative commands act as a team member: the one `--by EMAIL` names (their permissions are checked),
+else the account's owner; the audit log records `--by`'s email, or `cli:<os user>` without it, from
+address `local`.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import dataclasses
+import getpass
 import json
+import os
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from typing import Any, TypeVar
 
 import click
 
 from openengage import __version__
 from openengage import accounts as acc_rules
-from openengage.accounts import Account
+from openengage.accounts import Account, Actor
+from openengage.api.shapes import audit_doc, dead_letter_doc
 from openengage.errors import NotFound, OpenEngageError
 from openengage.rules.dates import format_ms
 from openengage.settings import Settings
 from openengage.store import open_store
-from openengage.store.base import DeadLetter, Store
+from openengage.store.base import ApiKey, AuditEntry, DeadLetter, Page, Store, StoreStatus
 
 T = TypeVar("T")
 F = TypeVar("F", bound=Callable[..., Any])
+
+
+class OneLineErrors(click.Group):
+    """Errors as one line: click's usage errors, OpenEngage's errors, and anything unexpected."""
+
+    def main(
+        self,
+        args: Sequence[str] | None = None,
+        prog_name: str | None = None,
+        complete_var: str | None = None,
+        standalone_mode: bool = True,
+        **extra: Any,
+    ) -> Any:
+        if not standalone_mode:
+            return super().main(args, prog_name, complete_var, standalone_mode, **extra)
+        try:
+            result = super().main(args, prog_name, complete_var, False, **extra)
+        except click.exceptions.Abort:
+            click.echo("Aborted!", err=True)
+            sys.exit(1)
+        except click.ClickException as exc:
+            click.echo(error_line(exc), err=True)
+            sys.exit(exc.exit_code)
+        except OpenEngageError as exc:
+            click.echo(f"Error: {one_line(str(exc))}", err=True)
+            sys.exit(1)
+        except Exception as exc:  # a bug: still one line, with what it was
+            click.echo(f"Error: unexpected {type(exc).__name__}: {one_line(str(exc))}", err=True)
+            sys.exit(1)
+        sys.exit(result if isinstance(result, int) else 0)
+
+
+def one_line(text: str) -> str:
+    return " ".join(line.strip() for line in text.splitlines() if line.strip())
+
+
+def error_line(exc: click.ClickException) -> str:
+    line = f"Error: {one_line(exc.format_message())}"
+    if isinstance(exc, click.UsageError) and exc.ctx is not None:
+        line += f" (see '{exc.ctx.command_path} --help')"
+    return line
 
 
 def database_option(fn: F) -> F:
@@ -38,6 +88,30 @@ def json_option(fn: F) -> F:
     return click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")(fn)
 
 
+def by_option(fn: F) -> F:
+    return click.option(
+        "--by",
+        "by_email",
+        default=None,
+        metavar="EMAIL",
+        help="The team member acting (their permissions are checked). Default: the account's owner.",
+    )(fn)
+
+
+def os_user() -> str:
+    try:
+        return getpass.getuser()
+    except (OSError, KeyError):  # no login name in the environment and no passwd entry (containers)
+        return f"uid{os.getuid()}"
+
+
+def actor_for(by_email: str | None) -> Actor:
+    """`--by EMAIL` acts (and is audited) as that member; without it the owner acts, audited as the OS user."""
+    if by_email:
+        return Actor.for_member(by_email)
+    return Actor(f"cli:{os_user()}")
+
+
 def settings_from(**overrides: Any) -> Settings:
     try:
         return Settings.from_env(**overrides)
@@ -45,8 +119,16 @@ def settings_from(**overrides: Any) -> Settings:
         raise click.ClickException(str(exc)) from None
 
 
+def run_async(fn: Callable[[], Coroutine[Any, Any, T]]) -> T:
+    """Run a coroutine; OpenEngage's errors and refused values become one-line errors."""
+    try:
+        return asyncio.run(fn())
+    except (OpenEngageError, ValueError) as exc:
+        raise click.ClickException(one_line(str(exc))) from None
+
+
 def with_store(database_url: str | None, fn: Callable[[Store], Awaitable[T]]) -> T:
-    """Open the store, run `fn`, close it; errors become one line, never a traceback."""
+    """Open the store, run `fn`, close it."""
 
     async def run() -> T:
         store = open_store(settings_from(database_url=database_url))
@@ -56,10 +138,20 @@ def with_store(database_url: str | None, fn: Callable[[Store], Awaitable[T]]) ->
         finally:
             await store.close()
 
-    try:
-        return asyncio.run(run())
-    except (OpenEngageError, ValueError) as exc:
-        raise click.ClickException(str(exc)) from None
+    return run_async(run)
+
+
+def with_unopened_store(database_url: str | None, fn: Callable[[Store], Awaitable[T]]) -> T:
+    """For migrate and check: the store as it is, not opened (it may not be migrated)."""
+
+    async def run() -> T:
+        store = open_store(settings_from(database_url=database_url))
+        try:
+            return await fn(store)
+        finally:
+            await store.close()
+
+    return run_async(run)
 
 
 def emit(as_json: bool, data: Any, text: str) -> None:
@@ -69,13 +161,11 @@ def emit(as_json: bool, data: Any, text: str) -> None:
 def parse_limits(values: tuple[str, ...]) -> dict[str, int]:
     limits: dict[str, int] = {}
     for value in values:
-        name, sep, number = value.partition("=")
-        if not sep or name not in acc_rules.DEFAULT_LIMITS or not number.isdigit():
-            raise click.BadParameter(
-                f"'{value}': use NAME=PER_MINUTE with NAME one of {', '.join(acc_rules.DEFAULT_LIMITS)} "
-                "(0 means unlimited)"
-            )
-        limits[name] = int(number)
+        try:
+            name, per_minute = acc_rules.parse_limit(value)
+        except ValueError as exc:
+            raise click.BadParameter(str(exc)) from None
+        limits[name] = per_minute
     return limits
 
 
@@ -89,6 +179,18 @@ def account_doc(account: Account) -> dict[str, Any]:
     }
 
 
+def account_text(account: Account) -> str:
+    width = max(len(n) for n in acc_rules.DEFAULT_LIMITS)
+    lines = [
+        f"name:          {account.name}",
+        f"license code:  {account.license_code}",
+        f"app id:        {account.app_id}",
+        "rate limits per minute (0 = unlimited):",
+    ]
+    lines += [f"  {name:<{width}}  {account.limit(name)}" for name in acc_rules.DEFAULT_LIMITS]
+    return "\n".join(lines)
+
+
 async def find_account(store: Store, license_code: str) -> Account:
     account = await store.account_by_license(license_code)
     if account is None:
@@ -96,7 +198,7 @@ async def find_account(store: Store, license_code: str) -> Account:
     return account
 
 
-@click.group()
+@click.group(cls=OneLineErrors)
 @click.version_option(__version__, prog_name="openengage")
 def main() -> None:
     """OpenEngage: a self-hosted CDP speaking the WebEngage and MoEngage APIs."""
@@ -151,42 +253,110 @@ def process(database_url: str | None, burst: bool) -> None:
 @database_option
 def migrate(database_url: str | None) -> None:
     """Apply pending migrations."""
-    store = open_store(settings_from(database_url=database_url))
-
-    async def run() -> list[str]:
-        try:
-            return await store.migrate()
-        finally:
-            await store.close()
-
-    try:
-        applied = asyncio.run(run())
-    except OpenEngageError as exc:
-        raise click.ClickException(str(exc)) from None
+    applied = with_unopened_store(database_url, lambda store: store.migrate())
     click.echo(f"applied {len(applied)} migrations" + (f": {', '.join(applied)}" if applied else ""))
 
 
 @main.command()
 @database_option
 def check(database_url: str | None) -> None:
-    """Exit 0 when the store is reachable and fully migrated, 1 otherwise."""
-    store = open_store(settings_from(database_url=database_url))
+    """Exit 0 when the store is reachable and fully migrated, 1 otherwise (naming what `migrate` would apply)."""
 
-    async def run() -> Any:
-        try:
-            return await store.check()
-        finally:
-            await store.close()
+    async def run(store: Store) -> StoreStatus:
+        return await store.check()
 
-    status = asyncio.run(run())
+    status = with_unopened_store(database_url, run)
     if status.reachable and status.migrated:
         click.echo("ok: store reachable and migrated")
         return
     if not status.reachable:
-        click.echo(f"error: store not reachable: {status.detail}", err=True)
+        click.echo(f"Error: store not reachable: {one_line(status.detail)}", err=True)
     else:
-        click.echo(f"error: {len(status.pending_migrations)} migrations pending; run `openengage migrate`", err=True)
+        todo = status.pending_migrations
+        click.echo(f"Error: {len(todo)} migrations pending ({', '.join(todo)}); run `openengage migrate`", err=True)
     sys.exit(1)
+
+
+# ---------------------------------------------------------------- data in and out
+
+
+@main.command()
+@click.argument("path", type=click.Path(dir_okay=False))
+@database_option
+@json_option
+def backup(path: str, database_url: str | None, as_json: bool) -> None:
+    """Write a consistent copy of a SQLite store to PATH while servers run (PostgreSQL: use pg_dump)."""
+    from openengage.store.sqlite.backup import backup as sqlite_backup
+
+    url = settings_from(database_url=database_url).database_url
+    if not url.startswith("sqlite:///"):
+        raise click.ClickException(
+            "backup copies SQLite stores; for PostgreSQL use pg_dump (see docs/operations.md, 'Backup')"
+        )
+    try:
+        result = sqlite_backup(url.removeprefix("sqlite:///"), path)
+    except OpenEngageError as exc:
+        raise click.ClickException(str(exc)) from None
+    emit(
+        as_json,
+        dataclasses.asdict(result),
+        f"backup written: {result.store_path} and {result.log_path} ({result.bytes} bytes; "
+        f"{result.pending_entries} log entries not yet processed)",
+    )
+
+
+def _lines_with_progress(file: Any, label: str) -> Any:
+    """The file's lines; on a terminal, with a progress bar over its bytes."""
+    size = os.fstat(file.fileno()).st_size if hasattr(file, "fileno") else 0
+    if not sys.stderr.isatty() or not size:
+        yield from file
+        return
+    with click.progressbar(length=size, label=label, file=sys.stderr) as bar:
+        for line in file:
+            bar.update(len(line.encode("utf-8", "surrogateescape")))
+            yield line
+
+
+@main.command("import")
+@click.argument("license_code")
+@click.argument("path", type=click.File("r", encoding="utf-8", errors="surrogateescape"))
+@click.option("--kind", type=click.Choice(["users", "events"]), required=True, help="What each row is.")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["csv", "ndjson"]),
+    default=None,
+    help="File format. Default: from the file name (.csv, else NDJSON).",
+)
+@database_option
+@json_option
+def import_(license_code: str, path: Any, kind: str, fmt: str | None, database_url: str | None, as_json: bool) -> None:
+    """Import users or events from a CSV or NDJSON file (- for stdin), through the API's rules.
+
+    Bad rows are reported by line number and skipped; the exit status is 1 if there were any.
+    """
+    from openengage.transfer import rows
+    from openengage.transfer.importer import import_rows
+
+    fmt = fmt or ("csv" if str(path.name).lower().endswith(".csv") else "ndjson")
+    lines = _lines_with_progress(path, f"importing {kind}")
+    source = rows.csv_rows(lines, kind) if fmt == "csv" else rows.ndjson_rows(lines)
+
+    def bad(row: rows.BadRow) -> None:
+        click.echo(f"line {row.line}: {row.message}", err=True)
+
+    async def run(store: Store) -> Any:
+        account = await find_account(store, license_code)
+        return await import_rows(store, account.id, kind, source, bad)
+
+    report = with_store(database_url, run)
+    emit(
+        as_json,
+        dataclasses.asdict(report),
+        f"imported {report.records} {kind} records from {report.rows} rows; {report.bad_rows} bad rows",
+    )
+    if report.bad_rows:
+        sys.exit(1)
 
 
 # ---------------------------------------------------------------- accounts
@@ -208,7 +378,7 @@ def accounts_create(
 ) -> None:
     """Create an account with its owner; print its credentials (shown once)."""
     limits = parse_limits(rate_limits)
-    creds = with_store(database_url, lambda s: s.create_account(name, owner, limits))
+    creds = with_store(database_url, lambda s: s.create_account(name, owner, limits, actor=actor_for(None)))
     data = dataclasses.asdict(creds)
     data["rate_limits"] = {n: limits.get(n, d) for n, d in acc_rules.DEFAULT_LIMITS.items()}
     text = "\n".join(
@@ -240,22 +410,26 @@ def accounts_list(database_url: str | None, as_json: bool) -> None:
 def accounts_show(license_code: str, database_url: str | None, as_json: bool) -> None:
     """Show one account and its effective rate limits."""
     account = with_store(database_url, lambda s: find_account(s, license_code))
-    doc = account_doc(account)
-    emit(as_json, doc, "\n".join(f"{k}: {v}" for k, v in doc.items()))
+    emit(as_json, account_doc(account), account_text(account))
 
 
 @accounts.command("set-limit")
 @click.argument("license_code")
 @click.argument("limits", nargs=-1, required=True, metavar="NAME=PER_MINUTE...")
+@by_option
 @database_option
 @json_option
-def accounts_set_limit(license_code: str, limits: tuple[str, ...], database_url: str | None, as_json: bool) -> None:
-    """Override rate limits of an account (0 = unlimited); running nodes pick it up within a second."""
+def accounts_set_limit(
+    license_code: str, limits: tuple[str, ...], by_email: str | None, database_url: str | None, as_json: bool
+) -> None:
+    """Override rate limits of an account (0 = unlimited); running nodes pick it up within a second.
+
+    Needs Update Settings."""
     parsed = parse_limits(limits)
 
     async def run(store: Store) -> Account:
         account = await find_account(store, license_code)
-        return await store.set_limits(account.id, parsed)
+        return await store.set_limits(account.id, parsed, actor=actor_for(by_email))
 
     account = with_store(database_url, run)
     doc = account_doc(account)
@@ -264,14 +438,15 @@ def accounts_set_limit(license_code: str, limits: tuple[str, ...], database_url:
 
 @accounts.command("rotate-data-key")
 @click.argument("license_code")
+@by_option
 @database_option
 @json_option
-def accounts_rotate_data_key(license_code: str, database_url: str | None, as_json: bool) -> None:
-    """Replace the account's MoEngage Data API key (the old one stops working)."""
+def accounts_rotate_data_key(license_code: str, by_email: str | None, database_url: str | None, as_json: bool) -> None:
+    """Replace the account's MoEngage Data API key (the old one stops working). Needs Update Integrations."""
 
     async def run(store: Store) -> tuple[Account, str]:
         account = await find_account(store, license_code)
-        return account, await store.rotate_data_api_key(account.id)
+        return account, await store.rotate_data_api_key(account.id, actor=actor_for(by_email))
 
     account, key = with_store(database_url, run)
     emit(as_json, {"app_id": account.app_id, "data_api_key": key}, f"data api key: {key}   (shown once)")
@@ -287,11 +462,19 @@ def _role(role: str, permissions: tuple[str, ...]) -> frozenset[str]:
         raise click.BadParameter(str(exc)) from None
 
 
+def _email(email: str) -> str:
+    try:
+        return acc_rules.check_email(email)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
+
+
 def member_doc(member: acc_rules.Member) -> dict[str, Any]:
     return {
         "email": member.email,
         "role": member.role,
         "permissions": sorted(member.permissions),
+        "owner": member.owner,
         "has_active_key": member.has_key,
         "can_use_rest_api": acc_rules.can_authenticate_rest(member.permissions),
     }
@@ -303,7 +486,7 @@ _PERMS = click.option(
     "permissions",
     multiple=True,
     type=click.Choice(acc_rules.PERMISSIONS),
-    help="Permissions of a custom role (repeatable).",
+    help="A permission of a custom role (repeatable; only with --role custom).",
 )
 
 
@@ -317,6 +500,7 @@ def members() -> None:
 @click.argument("email")
 @_ROLE
 @_PERMS
+@by_option
 @database_option
 @json_option
 def members_add(
@@ -324,15 +508,17 @@ def members_add(
     email: str,
     role: str,
     permissions: tuple[str, ...],
+    by_email: str | None,
     database_url: str | None,
     as_json: bool,
 ) -> None:
-    """Add a team member; print their new API key (shown once)."""
+    """Add a team member; print their new API key (shown once). Needs Account Management."""
+    _email(email)
     perms = _role(role, permissions)
 
     async def run(store: Store) -> tuple[acc_rules.Member, str]:
         account = await find_account(store, license_code)
-        return await store.add_member(account.id, email, role, perms)
+        return await store.add_member(account.id, email, role, perms, actor=actor_for(by_email))
 
     member, key = with_store(database_url, run)
     doc = member_doc(member) | {"api_key": key}
@@ -351,7 +537,8 @@ def members_list(license_code: str, database_url: str | None, as_json: bool) -> 
 
     found = with_store(database_url, run)
     lines = [
-        f"{m.email}  {m.role}  {','.join(sorted(m.permissions)) or '-'}  key:{'yes' if m.has_key else 'no'}"
+        f"{m.email}  {m.role}{' (owner)' if m.owner else ''}  {','.join(sorted(m.permissions)) or '-'}  "
+        f"key:{'yes' if m.has_key else 'no'}"
         for m in found
     ]
     emit(as_json, {"members": [member_doc(m) for m in found]}, "\n".join(lines))
@@ -362,6 +549,7 @@ def members_list(license_code: str, database_url: str | None, as_json: bool) -> 
 @click.argument("email")
 @_ROLE
 @_PERMS
+@by_option
 @database_option
 @json_option
 def members_set_role(
@@ -369,14 +557,18 @@ def members_set_role(
     email: str,
     role: str,
     permissions: tuple[str, ...],
+    by_email: str | None,
     database_url: str | None,
     as_json: bool,
 ) -> None:
-    """Change a member's role. This revokes their API key (issue a new one with `keys issue`)."""
+    """Change a member's role. This revokes their API key (issue a new one with `keys issue`).
+
+    Needs Account Management; the owner and the last admin stay admins."""
     perms = _role(role, permissions)
 
     async def run(store: Store) -> acc_rules.Member:
-        return await store.set_role((await find_account(store, license_code)).id, email, role, perms)
+        account = await find_account(store, license_code)
+        return await store.set_role(account.id, email, role, perms, actor=actor_for(by_email))
 
     member = with_store(database_url, run)
     emit(as_json, member_doc(member), f"{email} is now {role}; their API key was revoked")
@@ -385,13 +577,18 @@ def members_set_role(
 @members.command("remove")
 @click.argument("license_code")
 @click.argument("email")
+@by_option
 @database_option
 @json_option
-def members_remove(license_code: str, email: str, database_url: str | None, as_json: bool) -> None:
-    """Delete a team member and revoke their API key."""
+def members_remove(
+    license_code: str, email: str, by_email: str | None, database_url: str | None, as_json: bool
+) -> None:
+    """Delete a team member and revoke their API key. Needs Account Management; the owner and the last
+    admin cannot be removed."""
 
     async def run(store: Store) -> None:
-        await store.remove_member((await find_account(store, license_code)).id, email)
+        account = await find_account(store, license_code)
+        await store.remove_member(account.id, email, actor=actor_for(by_email))
 
     with_store(database_url, run)
     emit(as_json, {"email": email, "removed": True}, f"{email} removed; their API key was revoked")
@@ -408,13 +605,16 @@ def keys() -> None:
 @keys.command("issue")
 @click.argument("license_code")
 @click.argument("email")
+@by_option
 @database_option
 @json_option
-def keys_issue(license_code: str, email: str, database_url: str | None, as_json: bool) -> None:
-    """Give a member a new API key, revoking their current one."""
+def keys_issue(license_code: str, email: str, by_email: str | None, database_url: str | None, as_json: bool) -> None:
+    """Give a member a new API key, revoking their current one. Needs Update Integrations (and Account
+    Management for another member's key)."""
 
     async def run(store: Store) -> str:
-        return await store.issue_key((await find_account(store, license_code)).id, email)
+        account = await find_account(store, license_code)
+        return await store.issue_key(account.id, email, actor=actor_for(by_email))
 
     key = with_store(database_url, run)
     emit(as_json, {"email": email, "api_key": key}, f"api key: {key}   (shown once)")
@@ -423,25 +623,22 @@ def keys_issue(license_code: str, email: str, database_url: str | None, as_json:
 @keys.command("revoke")
 @click.argument("license_code")
 @click.argument("email")
-@click.option(
-    "--by",
-    "by_email",
-    default=None,
-    help="The member revoking (needs Update Data Management). Default: the owner.",
-)
+@by_option
 @database_option
 @json_option
 def keys_revoke(license_code: str, email: str, by_email: str | None, database_url: str | None, as_json: bool) -> None:
-    """Revoke a member's API key."""
+    """Revoke a member's API key. Needs Update Data (Management); without --by the owner acts."""
 
     async def run(store: Store) -> str:
         account = await find_account(store, license_code)
-        actor = by_email or (await store.list_members(account.id))[0].email
-        await store.revoke_key(account.id, email, actor)
-        return actor
+        acting = by_email
+        if acting is None:  # for the output; the store resolves (and checks) the owner itself
+            acting = next((m.email for m in await store.list_members(account.id) if m.owner), None)
+        await store.revoke_key(account.id, email, actor=actor_for(by_email))
+        return acting or ""
 
-    actor = with_store(database_url, run)
-    emit(as_json, {"email": email, "revoked": True, "by": actor}, f"{email}'s API key revoked by {actor}")
+    acting = with_store(database_url, run)
+    emit(as_json, {"email": email, "revoked": True, "by": acting}, f"{email}'s API key revoked by {acting}")
 
 
 @keys.command("list")
@@ -451,15 +648,44 @@ def keys_revoke(license_code: str, email: str, by_email: str | None, database_ur
 def keys_list(license_code: str, database_url: str | None, as_json: bool) -> None:
     """List keys (hints only: the last four characters)."""
 
-    async def run(store: Store) -> list[dict[str, Any]]:
+    async def run(store: Store) -> list[ApiKey]:
         return await store.list_keys((await find_account(store, license_code)).id)
 
     found = with_store(database_url, run)
     lines = [
-        f"{k['member']}  {k['hint']}  {'revoked: ' + k['revoked_reason'] if k['revoked_at'] else 'active'}"
-        for k in found
+        f"{k.member}  {k.hint}  {'revoked: ' + (k.revoked_reason or '') if k.revoked_at else 'active'}" for k in found
     ]
-    emit(as_json, {"keys": found}, "\n".join(lines))
+    emit(as_json, {"keys": [dataclasses.asdict(k) for k in found]}, "\n".join(lines))
+
+
+# ---------------------------------------------------------------- audit
+
+
+@main.group()
+def audit() -> None:
+    """The audit log: every administrative action (CLI and dashboard), kept in the store."""
+
+
+@audit.command("list")
+@click.argument("license_code")
+@click.option("--limit", type=click.IntRange(1, 1000), default=50, show_default=True, help="Entries per page.")
+@click.option("--cursor", default=None, help="Where to continue: the `next` value of the previous page.")
+@database_option
+@json_option
+def audit_list(license_code: str, limit: int, cursor: str | None, database_url: str | None, as_json: bool) -> None:
+    """List an account's administrative actions, newest first: time, actor, address, action, target."""
+
+    async def run(store: Store) -> Page[AuditEntry]:
+        return await store.audit((await find_account(store, license_code)).id, limit, cursor)
+
+    page = with_store(database_url, run)
+    lines = [
+        "  ".join(x for x in (format_ms(e.at), e.actor, e.address, e.action, e.target, e.detail) if x)
+        for e in page.items
+    ]
+    if page.next:
+        lines.append(f"(more: --cursor {page.next})")
+    emit(as_json, {"entries": [audit_doc(e) for e in page.items], "next": page.next}, "\n".join(lines))
 
 
 # ---------------------------------------------------------------- dead letters
@@ -468,25 +694,6 @@ def keys_list(license_code: str, database_url: str | None, as_json: bool) -> Non
 @main.group("dead-letters")
 def dead_letters() -> None:
     """Log entries the processor could not apply: list them, queue them again, or drop them."""
-
-
-def dead_letter_doc(letter: DeadLetter) -> dict[str, Any]:
-    try:
-        payload: Any = json.loads(letter.payload)
-    except (ValueError, RecursionError):
-        payload = letter.payload.decode("utf-8", "replace")
-    return {
-        "id": letter.id,
-        "log_id": letter.log_id,
-        "error": letter.error,
-        "message": letter.message,
-        "records": letter.records,
-        "attempts": letter.attempts,
-        "requeued": letter.requeued,
-        "received_at": format_ms(letter.received_at),
-        "failed_at": format_ms(letter.failed_at),
-        "payload": payload,
-    }
 
 
 def dead_letter_ids(ids: tuple[str, ...], every: bool) -> list[int] | None:

@@ -16,6 +16,10 @@ def add(api: Harness, email: str, role: str, *perms: str) -> str:
     return key
 
 
+async def revoke(api: Harness, email: str, by: str) -> None:
+    await api.store.revoke_key(api.creds.account_id, email, actor=acc.Actor.for_member(by))
+
+
 def status(api: Harness, key: str) -> int:
     return api.post("/users", seeds.USER, key=key).status_code
 
@@ -52,20 +56,20 @@ def test_revocation_needs_update_data_management(api: Harness) -> None:
     target = add(api, "t@x.test", "admin")
     add(api, "viewer@x.test", "custom", acc.ACCOUNT_MANAGEMENT)
     with pytest.raises(PermissionDenied):
-        api.call(api.store.revoke_key, api.creds.account_id, "t@x.test", "viewer@x.test")
+        api.call(revoke, api, "t@x.test", "viewer@x.test")
     assert status(api, target) == 201
     add(api, "m@x.test", "manager")
-    api.call(api.store.revoke_key, api.creds.account_id, "t@x.test", "m@x.test")
+    api.call(revoke, api, "t@x.test", "m@x.test")
     api.refresh_auth()
     assert status(api, target) == 401
     keys = api.call(api.store.list_keys, api.creds.account_id)
-    assert any(k["member"] == "t@x.test" and k["revoked_reason"] == "revoked by m@x.test" for k in keys)
+    assert any(k.member == "t@x.test" and k.revoked_reason == "revoked by m@x.test" for k in keys)
 
 
 def test_keys_are_stored_only_as_hashes(api: Harness, backend: str) -> None:
     keys = api.call(api.store.list_keys, api.creds.account_id)
     assert all(api.creds.api_key not in str(k) for k in keys)
-    assert keys[0]["hint"] == "…" + api.creds.api_key[-4:]
+    assert keys[0].hint == "…" + api.creds.api_key[-4:]
     if backend == "sqlite":  # nothing on disk holds a key in clear
         from pathlib import Path
 

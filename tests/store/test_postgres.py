@@ -4,7 +4,6 @@ partitioning, migrations under concurrency, and one-line errors."""
 from __future__ import annotations
 
 import asyncio
-import re
 import sys
 import threading
 from collections.abc import Iterator
@@ -20,6 +19,7 @@ from openengage.records import UserRecord
 from openengage.settings import Settings
 from openengage.store import open_store
 from openengage.store.base import Store
+from openengage.store.migrations import available
 from openengage.store.postgres.partition import PARTITIONS, partition_of
 from tests.store.helpers import drain_all, event, opened, submission, user
 from tests.support import backends
@@ -87,7 +87,7 @@ def test_request_records_split_into_one_entry_per_partition(pg_url: str) -> None
                 profile = await store.profile(acc, "u", u)
                 assert profile is not None
                 page = await store.events(acc, profile.id, 10, None)
-                assert [e["eventData"]["n"] for e in page.items] == [2, 1]
+                assert [e.data["n"] for e in page.items] == [2, 1]
             with psycopg.connect(pg_url) as conn:
                 assert conn.execute("SELECT count(DISTINCT id) FROM events").fetchone() == (50,)
                 assert conn.execute("SELECT count(*) FROM entries").fetchone() == (0,)
@@ -169,7 +169,7 @@ def test_concurrent_processors_apply_each_record_once_in_user_order(pg_url: str)
                 assert profile.data.attributes == {"seq": 11}
                 assert profile.anonymous_ids == [f"anon-{u}"]
                 page = await store.events(acc, profile.id, 100, None)
-                ns = sorted(e["eventData"]["n"] for e in page.items)
+                ns = sorted(e.data["n"] for e in page.items)
                 assert ns == sorted(list(range(12)) + [100 + s for s in range(12)])  # each exactly once
             stats = await store.stats(acc)
             assert (stats.users, stats.anonymous_users, stats.events, stats.pending) == (users, 0, users * 24, 0)
@@ -187,9 +187,9 @@ def test_attribute_type_limit_holds_across_concurrent_processors(pg_url: str) ->
             await nodes[0].append([submission(acc, [user(f"u{i}", **{f"attr{i}": "x"})]) for i in range(80)])
             await _run_processors(nodes, acc, 80)
             schema = await nodes[0].schema(acc)
-            assert len(schema["users"]) == 25
+            assert sum(a.scope == "user" for a in schema) == 25
             page = await nodes[0].rejections(acc, 200, None, None)
-            assert sum(r["reason"] == "type_limit" for r in page.items) == 55
+            assert sum(r.reason == "type_limit" for r in page.items) == 55
         finally:
             await _close(nodes)
 
@@ -236,7 +236,7 @@ def test_concurrent_migrations_apply_once(blank_pg_url: str) -> None:
     for t in threads:
         t.join(60)
     assert errors == []
-    assert len(results) == 3 and len([r for r in results if r]) == 1  # one node applied them all
+    assert sorted(len(r) for r in results) == [0, 0, len(available("openengage.store.postgres", "main"))]
     status = asyncio.run(store.check())
     assert status.reachable and status.migrated
 
@@ -275,7 +275,8 @@ def test_cli_reports_store_problems_in_one_line(blank_pg_url: str) -> None:
         assert "cannot connect to PostgreSQL" in done.stderr
     done = cli("check", database_url=blank_pg_url, check=False)
     assert done.returncode == 1 and "migrations pending" in done.stderr
-    assert re.match(r"applied [1-9]\d* migrations", cli("migrate", database_url=blank_pg_url).stdout)
+    every = available("openengage.store.postgres", "main")
+    assert cli("migrate", database_url=blank_pg_url).stdout.startswith(f"applied {len(every)} migrations")
     assert cli("check", database_url=blank_pg_url).stdout.strip() == "ok: store reachable and migrated"
 
 

@@ -84,7 +84,7 @@ async def test_two_processors_on_the_same_files_apply_each_entry_once(tmp_path: 
             profile = await one.profile(acc, "u", f"u{u}")
             assert profile is not None
             page = await one.events(acc, profile.id, 1000, None)
-            assert sorted(e["eventData"]["n"] for e in page.items) == list(range(u, 120, 3))
+            assert sorted(e.data["n"] for e in page.items) == list(range(u, 120, 3))
         assert (await one.stats(acc)).events == 120
     finally:
         for s in (one, two):

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from yoyo import get_backend, read_migrations
 
+from openengage.store.migrations import available
 from openengage.store.sqlite.store import SqliteStore
 
 
@@ -43,8 +44,10 @@ def test_migration_0002_keeps_profiles_and_starts_above_every_referenced_id(tmp_
             await store.close()
 
     applied = asyncio.run(migrate())
-    # main from 0002 on, then the fresh ingest file from 0001
-    assert applied[0] == "0002_profile_ids_never_reused" and "0001_init" in applied
+    # the rest of main (0002 first), then the fresh ingest file
+    package = "openengage.store.sqlite"
+    assert applied == available(package, "main")[1:] + available(package, "ingest")
+    assert applied[0] == "0002_profile_ids_never_reused"
     conn = sqlite3.connect(path)
     try:
         assert conn.execute("SELECT id, user_id, attributes FROM profiles").fetchall() == [(1, "kept", '{"a": 1}')]

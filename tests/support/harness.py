@@ -100,15 +100,15 @@ class Harness:
         assert r.status_code == 200, r.text
         return r.json()["response"]["data"]
 
-    def profile(self, user_id: str) -> Any:
+    def profile(self, user_id: str, *, lc: str | None = None, key: str | None = None) -> Any:
         from urllib.parse import quote
 
-        return self.data(f"/users/{quote(user_id, safe='')}")
+        return self.data(f"/users/{quote(user_id, safe='')}", lc=lc, key=key)
 
-    def events(self, user_id: str, **params: Any) -> Any:
+    def events(self, user_id: str, *, lc: str | None = None, key: str | None = None, **params: Any) -> Any:
         from urllib.parse import quote
 
-        return self.data(f"/users/{quote(user_id, safe='')}/events", params=params)
+        return self.data(f"/users/{quote(user_id, safe='')}/events", params=params, lc=lc, key=key)
 
     def basic(self, app_id: str | None = None, key: str | None = None) -> dict[str, str]:
         """MoEngage Basic auth header for this account."""

@@ -30,8 +30,8 @@ from openengage.api.moengage_errors import Invalid
 from openengage.api.services import Services, services
 from openengage.records import DeleteRecord, Record, encode_records
 from openengage.rules.dates import now_ms
+from openengage.rules.windows import reset_seconds, window_of
 from openengage.store.base import Outcome, Submission
-from openengage.store.common import reset_seconds, window_of
 
 log = logging.getLogger("openengage.moengage")
 

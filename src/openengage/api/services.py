@@ -8,15 +8,14 @@ from starlette.requests import Request
 
 from openengage.api.auth import AuthCache
 from openengage.settings import Settings
-from openengage.store.base import Store
-from openengage.store.groupcommit import GroupCommitter
+from openengage.store.base import Committer, Store
 
 
 @dataclasses.dataclass
 class Services:
     settings: Settings
     store: Store
-    committer: GroupCommitter
+    committer: Committer  # store/groupcommit.GroupCommitter, built by app.py
     auth: AuthCache
     # last remaining count seen per (account, bucket, window), for headers on refused requests
     remaining: dict[tuple[int, str], tuple[int, int]] = dataclasses.field(default_factory=dict)

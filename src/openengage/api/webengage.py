@@ -28,8 +28,8 @@ from openengage.api.webengage_schema import (
 )
 from openengage.records import RawEventRecord, Record, encode_records
 from openengage.rules.dates import now_ms
+from openengage.rules.windows import window_of
 from openengage.store.base import Outcome, Submission
-from openengage.store.common import window_of
 
 MAX_REQUEST_ID = 200
 

@@ -7,8 +7,15 @@ backend hands out or takes in is defined here, as plain data:
 - processing: `claim` hands the processor (processor/worker.py) log entries in order behind a small
   unit of work (`Claim`: load the State, write the Effects, acknowledge, or dead-letter one entry);
   the loop, the planning and the retry policy live in the processor, never in a backend;
-- reads: profiles, events, stats, schema, rejections, merges;
-- administration: accounts, team members, keys, limits (every change bumps `config_version`).
+- dead letters: the entries the processor set aside, listed, counted, re-queued or dropped;
+- reads: profiles, events, stats, schema, rejections, merges, the audit log: typed rows (below), which
+  the API and the dashboard shape for their own clients (the store never builds API JSON);
+- administration: accounts, team members, keys, limits. Every change bumps `config_version` and is
+  recorded in the audit log, in the transaction that makes it.
+
+Reads and administration are written once (store/reads.py, store/admin.py) over an `Executor` each
+backend provides: named queries (the same names in each backend's queries.sql, positional parameters
+in the same order) and an async write transaction. The hot paths (append, processing) stay per backend.
 """
 
 from __future__ import annotations
@@ -16,11 +23,13 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Sequence
 from contextlib import AbstractAsyncContextManager
-from typing import Any, NamedTuple, Protocol
+from typing import Any, Generic, NamedTuple, Protocol, TypeVar
 
-from openengage.accounts import Account, Credentials, Member, Principal
+from openengage.accounts import SYSTEM, Account, Actor, Credentials, Member, Principal
 from openengage.records import Record
 from openengage.rules.identity import ProfileData
+
+T = TypeVar("T")
 
 # ---------------------------------------------------------------- ingest
 
@@ -53,6 +62,12 @@ class Outcome(NamedTuple):
     @property
     def ok(self) -> bool:
         return self.status != "limited"
+
+
+class Committer(Protocol):
+    """What the API appends through (store/groupcommit.GroupCommitter): one Submission, its Outcome once durable."""
+
+    async def submit(self, submission: Submission) -> Outcome: ...
 
 
 # ---------------------------------------------------------------- processing
@@ -245,13 +260,55 @@ class DeadLetter:
     requeued: bool  # a retry is in the ingest log and not applied yet
 
 
+# ---------------------------------------------------------------- the executor (reads and admin, written once)
+
+Row = tuple[Any, ...]
+
+
+class Reader(Protocol):
+    """Named queries (store/<backend>/queries.sql) with positional parameters.
+
+    Outside a transaction each call is one statement with its own snapshot on a reader (a read that needs
+    one consistent view across tables is one statement).
+    """
+
+    async def one(self, query: str, *params: Any) -> Row | None: ...
+    async def all(self, query: str, *params: Any) -> list[Row]: ...
+
+
+class Tx(Reader, Protocol):
+    """One write transaction: its reads see its own writes; everything commits together or not at all."""
+
+    async def run(self, query: str, *params: Any) -> int:
+        """Execute a statement; the number of rows it changed."""
+        ...
+
+
+class Executor(Reader, Protocol):
+    """What each backend provides for store/admin.py and store/reads.py.
+
+    `transaction()` opens a write transaction (SQLite: serialized on one writer thread and connection;
+    PostgreSQL: a pooled connection, READ COMMITTED, row locks where a rule reads before it writes). It
+    commits when the block ends and rolls back when it raises. Driver errors meaning the database cannot
+    be reached or cannot commit surface as `openengage.errors.StoreUnavailable`.
+    """
+
+    def transaction(self) -> AbstractAsyncContextManager[Tx]: ...
+
+
+# ---------------------------------------------------------------- typed rows of reads
+
+
+class InvalidCursor(ValueError):
+    """A page cursor that this store did not hand out (malformed, or its numbers out of range)."""
+
+
 @dataclasses.dataclass(frozen=True)
-class DeadLetterPage:
-    items: list[DeadLetter]
+class Page(Generic[T]):
+    """One page of a listing, newest first; `next` is the cursor of the following page (None: the last)."""
+
+    items: list[T]
     next: str | None
-
-
-# ---------------------------------------------------------------- reads
 
 
 @dataclasses.dataclass(frozen=True)
@@ -264,9 +321,61 @@ class Profile:
 
 
 @dataclasses.dataclass(frozen=True)
-class Page:
-    items: list[dict[str, Any]]
-    next: str | None
+class Event:
+    """A stored event. `time_text` is the event time exactly as sent, when it was sent as text."""
+
+    id: int
+    user_id: str | None
+    anonymous_id: str | None
+    name: str
+    time_ms: int
+    time_text: str | None
+    data: dict[str, Any]
+    context: dict[str, Any] | None
+    received_at: int
+
+
+@dataclasses.dataclass(frozen=True)
+class Rejection:
+    """A datum the processor dropped (`dropped`) or truncated, with its reason."""
+
+    id: int
+    log_id: int
+    kind: str
+    user_id: str | None
+    anonymous_id: str | None
+    event_name: str | None
+    field: str
+    reason: str
+    detail: str
+    value: Any
+    dropped: bool
+    at: int
+
+
+@dataclasses.dataclass(frozen=True)
+class Merge:
+    """An entry of the merge ledger: `from_profile` merged into `into_profile`."""
+
+    id: int
+    from_profile: int
+    into_profile: int
+    anonymous_id: str | None
+    merged_user: str | None
+    user_id: str | None
+    kind: str  # identify (anonymous -> known) | merge (known -> known, MoEngage)
+    log_id: int
+    at: int
+
+
+@dataclasses.dataclass(frozen=True)
+class SchemaAttribute:
+    """A catalogued attribute: scope `user` or `event:<event name>`, its locked type, when first seen."""
+
+    scope: str
+    name: str
+    type: str
+    first_seen: int
 
 
 @dataclasses.dataclass(frozen=True)
@@ -275,6 +384,31 @@ class Stats:
     anonymous_users: int
     events: int
     pending: int
+
+
+@dataclasses.dataclass(frozen=True)
+class ApiKey:
+    """A member's REST API key as listed: its last four characters only, never the key or its hash."""
+
+    member: str  # the member's email
+    hint: str  # "…" and the last four characters
+    created_at: int
+    revoked_at: int | None
+    revoked_reason: str | None
+
+
+@dataclasses.dataclass(frozen=True)
+class AuditEntry:
+    """One administrative action: when, who (`actor`), what (`action`, `target`, `detail`), from where."""
+
+    id: int
+    account_id: int
+    at: int
+    actor: str
+    address: str
+    action: str
+    target: str
+    detail: str
 
 
 @dataclasses.dataclass(frozen=True)
@@ -289,7 +423,13 @@ class StoreStatus:
 
 
 class Store(Protocol):
-    """A storage backend. All methods are safe to call concurrently from one event loop."""
+    """A storage backend. All methods are safe to call concurrently from one event loop.
+
+    Administrative methods take the acting `Actor` (default SYSTEM: the owner's permissions, audited as
+    "system"); they check its permissions and the team rules (accounts.py) and audit the change in the
+    same transaction. Pages take `limit` (the API bounds it) and a `cursor` from a previous page; a cursor
+    the store did not hand out raises InvalidCursor.
+    """
 
     url: str
 
@@ -312,7 +452,7 @@ class Store(Protocol):
         ...
 
     # dead letters (every one scoped to its account)
-    async def dead_letters(self, account_id: int, limit: int, cursor: str | None) -> DeadLetterPage: ...
+    async def dead_letters(self, account_id: int, limit: int, cursor: str | None) -> Page[DeadLetter]: ...
     async def count_dead_letters(self, account_id: int) -> int: ...
     async def retry_dead_letters(self, account_id: int, ids: Sequence[int] | None) -> list[int]:
         """Queue the dead letters `ids` (None: all) again; returns the ids queued now (one already
@@ -327,28 +467,34 @@ class Store(Protocol):
     # administration
     async def config_version(self) -> int: ...
     async def create_account(
-        self, name: str, owner_email: str, limits: dict[str, int] | None = None
+        self, name: str, owner_email: str, limits: dict[str, int] | None = None, *, actor: Actor = SYSTEM
     ) -> Credentials: ...
     async def list_accounts(self) -> list[Account]: ...
     async def account_by_license(self, license_code: str) -> Account | None: ...
     async def account_by_app_id(self, app_id: str) -> Account | None: ...
-    async def set_limits(self, account_id: int, limits: dict[str, int]) -> Account: ...
-    async def rotate_data_api_key(self, account_id: int) -> str: ...
+    async def set_limits(self, account_id: int, limits: dict[str, int], *, actor: Actor = SYSTEM) -> Account: ...
+    async def rotate_data_api_key(self, account_id: int, *, actor: Actor = SYSTEM) -> str: ...
     async def add_member(
-        self, account_id: int, email: str, role: str, permissions: frozenset[str]
+        self, account_id: int, email: str, role: str, permissions: frozenset[str], *, actor: Actor = SYSTEM
     ) -> tuple[Member, str]: ...
     async def list_members(self, account_id: int) -> list[Member]: ...
-    async def set_role(self, account_id: int, email: str, role: str, permissions: frozenset[str]) -> Member: ...
-    async def remove_member(self, account_id: int, email: str) -> None: ...
-    async def issue_key(self, account_id: int, email: str) -> str: ...
-    async def revoke_key(self, account_id: int, email: str, by_email: str) -> None: ...
-    async def list_keys(self, account_id: int) -> list[dict[str, Any]]: ...
+    async def member(self, account_id: int, email: str) -> Member | None: ...
+    async def set_role(
+        self, account_id: int, email: str, role: str, permissions: frozenset[str], *, actor: Actor = SYSTEM
+    ) -> Member: ...
+    async def remove_member(self, account_id: int, email: str, *, actor: Actor = SYSTEM) -> None: ...
+    async def issue_key(self, account_id: int, email: str, *, actor: Actor = SYSTEM) -> str: ...
+    async def revoke_key(self, account_id: int, email: str, *, actor: Actor = SYSTEM) -> None: ...
+    async def list_keys(self, account_id: int) -> list[ApiKey]: ...
     async def principal(self, key_hash: str) -> Principal | None: ...
 
     # reads (every one scoped to its account)
     async def profile(self, account_id: int, kind: str, value: str) -> Profile | None: ...
-    async def events(self, account_id: int, profile_id: int, limit: int, cursor: str | None) -> Page: ...
+    async def events(self, account_id: int, profile_id: int, limit: int, cursor: str | None) -> Page[Event]: ...
     async def stats(self, account_id: int) -> Stats: ...
-    async def schema(self, account_id: int) -> dict[str, Any]: ...
-    async def rejections(self, account_id: int, limit: int, cursor: str | None, user_id: str | None) -> Page: ...
-    async def merges(self, account_id: int, limit: int, cursor: str | None) -> Page: ...
+    async def schema(self, account_id: int) -> list[SchemaAttribute]: ...
+    async def rejections(
+        self, account_id: int, limit: int, cursor: str | None, user_id: str | None
+    ) -> Page[Rejection]: ...
+    async def merges(self, account_id: int, limit: int, cursor: str | None) -> Page[Merge]: ...
+    async def audit(self, account_id: int, limit: int, cursor: str | None) -> Page[AuditEntry]: ...

@@ -1,23 +1,27 @@
-"""Backend-neutral pieces of the store: admission (dedupe + rate limits), cursors, read shapes.
+"""Backend-neutral pieces of the store's hot paths and rows: admission (dedupe + rate limits), effect
+rows, profile data, page cursors.
 
 Both backends load the same facts with their own SQL and hand them to these pure functions, so the
-rules for what a batch admits and what the read API returns are written once.
+rules for what a batch admits are written once. (Reads and administration are written once too, in
+store/reads.py and store/admin.py; shaping rows for clients is the API's job, api/shapes.py.)
 """
 
 from __future__ import annotations
 
 import base64
 import dataclasses
+import re
 from collections.abc import Callable, Sequence
 from typing import Any
 
 import msgspec
 
-from openengage.rules.dates import format_ms
 from openengage.rules.identity import ProfileData
-from openengage.store.base import EventRow, MergeRow, Outcome, Profile, RejectionRow, Submission
+from openengage.rules.windows import WINDOW_MS as WINDOW_MS  # re-exported: the windows' home is rules/
+from openengage.rules.windows import reset_seconds
+from openengage.rules.windows import window_of as window_of
+from openengage.store.base import EventRow, InvalidCursor, MergeRow, Outcome, RejectionRow, Submission
 
-WINDOW_MS = 60_000
 REQUEST_ID_TTL_MS = 4 * 3600 * 1000
 
 json_encode = msgspec.json.Encoder().encode
@@ -28,15 +32,6 @@ def json_decode(raw: bytes | str | None) -> Any:
     if raw is None:
         return None
     return _decode_any.decode(raw)
-
-
-def window_of(now_ms: int) -> int:
-    return now_ms // WINDOW_MS
-
-
-def reset_seconds(now_ms: int) -> int:
-    """Seconds until the current one-minute window ends (at least 1)."""
-    return max(1, -(-(WINDOW_MS - now_ms % WINDOW_MS) // 1000))
 
 
 @dataclasses.dataclass
@@ -124,6 +119,11 @@ def rejection_params(r: RejectionRow, encode: Callable[[Any], Any]) -> tuple[Any
 
 # ---------------------------------------------------------------- cursors
 
+MAX_INT = 2**63 - 1
+MIN_INT = -(2**63)
+BAD_CURSOR = "cursor is not valid: pass the `next` value of the previous page"
+_INT = re.compile(r"-?[0-9]{1,19}")  # what str(int) wrote; int() alone would take "+1", " 1", "1_0", "²"
+
 
 def encode_cursor(*parts: int) -> str:
     raw = ":".join(str(p) for p in parts).encode()
@@ -131,36 +131,24 @@ def encode_cursor(*parts: int) -> str:
 
 
 def decode_cursor(cursor: str | None, arity: int) -> tuple[int, ...] | None:
-    """None for no cursor; raises ValueError for a malformed one."""
+    """None for no cursor; InvalidCursor for one this store did not hand out.
+
+    The parts must fit the 64-bit integers they are compared with: a forged 2**70 would otherwise reach
+    the driver (OverflowError in sqlite3, an out-of-range error in PostgreSQL).
+    """
     if not cursor:
         return None
     try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        parts = tuple(int(p) for p in raw.split(":"))
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode("ascii")
     except (ValueError, UnicodeDecodeError):
-        raise ValueError("malformed cursor") from None
-    if len(parts) != arity:
-        raise ValueError("malformed cursor")
+        raise InvalidCursor(BAD_CURSOR) from None
+    pieces = raw.split(":")
+    if len(pieces) != arity or not all(_INT.fullmatch(p) for p in pieces):
+        raise InvalidCursor(BAD_CURSOR)
+    parts = tuple(int(p) for p in pieces)
+    if not all(MIN_INT <= p <= MAX_INT for p in parts):
+        raise InvalidCursor(BAD_CURSOR)
     return parts
-
-
-# ---------------------------------------------------------------- read shapes
-
-MAX_INT = 2**63 - 1
-
-
-def profile_doc(profile: Profile) -> dict[str, Any]:
-    """A profile as the read API returns it: WebEngage system attribute names, custom `attributes`."""
-    data = profile.data
-    doc: dict[str, Any] = {"userId": data.user_id, "anonymousIds": profile.anonymous_ids}
-    doc.update({"emailOptIn": True, "smsOptIn": True, "whatsappOptIn": False})
-    doc.update(data.system)
-    doc["attributes"] = data.attributes
-    doc["firstSeen"] = format_ms(data.first_seen) if data.first_seen is not None else None
-    doc["lastSeen"] = format_ms(data.last_seen) if data.last_seen is not None else None
-    if profile.devices:
-        doc["devices"] = profile.devices
-    return doc
 
 
 def profile_data(row: Sequence[Any]) -> ProfileData:
@@ -172,63 +160,3 @@ def profile_data(row: Sequence[Any]) -> ProfileData:
     if isinstance(system, dict):
         return ProfileData(row[2], system, attributes, row[5], row[6])
     return ProfileData.stored(row[2], system, attributes, row[5], row[6])
-
-
-def event_item(row: Sequence[Any]) -> dict[str, Any]:
-    """(id, user_id, anonymous_id, name, time_ms, time_text, data, context, received_at)."""
-    item: dict[str, Any] = {
-        "eventName": row[3],
-        "eventTime": row[5] if row[5] is not None else format_ms(row[4]),
-        "eventData": json_decode(row[6]),
-        "userId": row[1],
-        "anonymousId": row[2],
-        "receivedAt": format_ms(row[8]),
-    }
-    context = json_decode(row[7])
-    if context:
-        item["context"] = context
-    return item
-
-
-def rejection_item(row: Sequence[Any]) -> dict[str, Any]:
-    """(id, log_id, kind, user_id, anonymous_id, event_name, field, reason, detail, value, dropped, at)."""
-    return {
-        "id": row[0],
-        "kind": row[2],
-        "userId": row[3],
-        "anonymousId": row[4],
-        "eventName": row[5],
-        "field": row[6],
-        "reason": row[7],
-        "detail": row[8],
-        "value": json_decode(row[9]),
-        "action": "dropped" if row[10] else "truncated",
-        "at": format_ms(row[11]),
-    }
-
-
-def merge_item(row: Sequence[Any]) -> dict[str, Any]:
-    """(id, from_profile, into_profile, anonymous_id, merged_user, user_id, kind, log_id, at)."""
-    return {
-        "id": row[0],
-        "kind": row[6],
-        "userId": row[5],
-        "anonymousId": row[3],
-        "mergedUser": row[4],
-        "fromProfile": row[1],
-        "intoProfile": row[2],
-        "at": format_ms(row[8]),
-    }
-
-
-def schema_doc(rows: Sequence[Sequence[Any]]) -> dict[str, Any]:
-    """(scope, name, type, first_seen) rows to {"users": {...}, "events": {name: {...}}}."""
-    users: dict[str, Any] = {}
-    events: dict[str, dict[str, Any]] = {}
-    for scope, name, vtype, first_seen in rows:
-        entry = {"type": vtype, "firstSeen": format_ms(first_seen)}
-        if scope == "user":
-            users[name] = entry
-        else:
-            events.setdefault(scope.removeprefix("event:"), {})[name] = entry
-    return {"users": users, "events": events}

@@ -32,6 +32,12 @@ def _backend(url: str):  # type: ignore[no-untyped-def]
         return get_backend(url)
 
 
+def available(package: str, name: str) -> list[str]:
+    """Ids of every migration of a database, applied or not (what a new database has pending)."""
+    with _migrations_dir(package, name) as directory:
+        return [m.id for m in read_migrations(directory)]
+
+
 def pending(url: str, package: str, name: str) -> list[str]:
     """Ids of the migrations not yet applied."""
     with _migrations_dir(package, name) as directory:

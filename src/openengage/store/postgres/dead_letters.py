@@ -1,4 +1,5 @@
-"""Dead letters on PostgreSQL: list, count, retry (re-queue through the ingest log) and drop.
+"""Retrying dead letters on PostgreSQL: re-queue them through the ingest log (listing, counting and
+dropping are written once, in store/dead_letters.py).
 
 A retry appends a copy of the entry to the ingest log, in its user's partition, naming its dead letter
 (`entries.retry_of`), in one transaction with the check that no copy waits already; the processor
@@ -12,9 +13,7 @@ from typing import Any
 
 import msgspec
 
-from openengage.errors import NotFound
-from openengage.store import common
-from openengage.store.base import DeadLetter, DeadLetterPage
+from openengage.store.dead_letters import missing
 from openengage.store.postgres import partition
 from openengage.store.postgres.connection import Conn, transaction
 from openengage.store.sql import load_queries
@@ -22,37 +21,14 @@ from openengage.store.sql import load_queries
 Q = load_queries("openengage.store.postgres")
 
 
-def letter(row: Sequence[Any]) -> DeadLetter:
-    """(id, account_id, log_id, received_at, records, payload, error, message, failed_at, attempts, requeued)."""
-    return DeadLetter(
-        int(row[0]), int(row[1]), int(row[2]), int(row[3]), int(row[4]), bytes(row[5]), str(row[6]), str(row[7]),
-        int(row[8]), int(row[9]), bool(row[10]),
-    )  # fmt: skip
-
-
-async def page(conn: Conn, account_id: int, limit: int, cursor: str | None) -> DeadLetterPage:
-    before = (common.decode_cursor(cursor, 1) or (common.MAX_INT,))[0]
-    cur = await conn.execute(Q["dead_letters_page"], (account_id, before, limit + 1))
-    rows = await cur.fetchall()
-    nxt = common.encode_cursor(rows[limit - 1][0]) if len(rows) > limit else None
-    return DeadLetterPage([letter(r) for r in rows[:limit]], nxt)
-
-
-async def count(conn: Conn, account_id: int) -> int:
-    cur = await conn.execute(Q["dead_letters_count"], (account_id,))
-    row = await cur.fetchone()
-    return int(row[0]) if row is not None else 0
-
-
 async def _picked(conn: Conn, account_id: int, ids: Sequence[int] | None) -> list[tuple[Any, ...]]:
     """(id, received_at, records, payload), locked; NotFound for an id the account does not have."""
     wanted = None if ids is None else sorted(set(ids))
     cur = await conn.execute(Q["dead_letters_pick"], {"account": account_id, "ids": wanted})
     rows = await cur.fetchall()
-    if wanted is not None:
-        missing = sorted(set(wanted) - {int(r[0]) for r in rows})
-        if missing:
-            raise NotFound(f"no dead letter {', '.join(map(str, missing))} in this account")
+    absent = None if wanted is None else missing(wanted, [int(r[0]) for r in rows])
+    if absent is not None:
+        raise absent
     return rows
 
 
@@ -82,10 +58,3 @@ async def requeue(conn: Conn, account_id: int, ids: Sequence[int] | None) -> lis
             async with conn.cursor() as c:
                 await c.executemany(Q["dead_letter_requeue"], params)
     return [int(r[0]) for r in todo]
-
-
-async def drop(conn: Conn, account_id: int, ids: Sequence[int] | None) -> list[int]:
-    async with transaction(conn):
-        found = [int(r[0]) for r in await _picked(conn, account_id, ids)]
-        await conn.execute(Q["dead_letters_drop"], (account_id, found))
-    return found

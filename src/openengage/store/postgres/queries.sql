@@ -155,7 +155,9 @@ ON CONFLICT (account_id, partition) DO UPDATE SET
     anonymous_users = account_stats.anonymous_users + excluded.anonymous_users,
     events = account_stats.events + excluded.events;
 
--- ============================================================ administration
+-- ============================================================ administration and reads
+-- Written once in store/admin.py and store/reads.py: sqlite/queries.sql has the same names, with the
+-- same columns and parameters in the same order.
 
 -- name: config_version
 SELECT version FROM config_version WHERE id = 1;
@@ -163,9 +165,21 @@ SELECT version FROM config_version WHERE id = 1;
 -- name: config_bump
 UPDATE config_version SET version = version + 1 WHERE id = 1;
 
+-- name: audit_insert
+INSERT INTO audit_log (account_id, at, actor, address, action, target, detail) VALUES (%s, %s, %s, %s, %s, %s, %s);
+
+-- name: audit_page
+SELECT id, account_id, at, actor, address, action, target, detail FROM audit_log
+WHERE account_id = %s AND id < %s ORDER BY id DESC LIMIT %s;
+
 -- name: account_insert
 INSERT INTO accounts (name, license_code, app_id, data_api_key_hash, created_at) VALUES (%s, %s, %s, %s, %s)
 ON CONFLICT DO NOTHING RETURNING id;
+
+-- name: account_lock
+-- Team changes lock their account's row first: two nodes removing the last two admins at once take turns,
+-- and the second sees that only one is left.
+SELECT id FROM accounts WHERE id = %s FOR UPDATE;
 
 -- name: accounts_all
 SELECT id, name, license_code, app_id, data_api_key_hash FROM accounts ORDER BY id;
@@ -185,22 +199,25 @@ UPDATE accounts SET data_api_key_hash = %s WHERE id = %s;
 -- name: limits_of
 SELECT name, per_minute FROM rate_limits WHERE account_id = %s;
 
+-- name: limits_all
+SELECT account_id, name, per_minute FROM rate_limits;
+
 -- name: limit_put
 INSERT INTO rate_limits (account_id, name, per_minute) VALUES (%s, %s, %s)
 ON CONFLICT (account_id, name) DO UPDATE SET per_minute = excluded.per_minute;
 
 -- name: member_insert
-INSERT INTO members (account_id, email, role, permissions, created_at) VALUES (%s, %s, %s, %s, %s)
+INSERT INTO members (account_id, email, role, permissions, owner, created_at) VALUES (%s, %s, %s, %s, %s, %s)
 ON CONFLICT DO NOTHING RETURNING id;
 
 -- name: member_get
 SELECT id, account_id, email, role, permissions,
-       EXISTS (SELECT 1 FROM api_keys k WHERE k.member_id = members.id AND k.revoked_at IS NULL)
+       EXISTS (SELECT 1 FROM api_keys k WHERE k.member_id = members.id AND k.revoked_at IS NULL), owner
 FROM members WHERE account_id = %s AND email = %s;
 
 -- name: members_of
 SELECT id, account_id, email, role, permissions,
-       EXISTS (SELECT 1 FROM api_keys k WHERE k.member_id = members.id AND k.revoked_at IS NULL)
+       EXISTS (SELECT 1 FROM api_keys k WHERE k.member_id = members.id AND k.revoked_at IS NULL), owner
 FROM members WHERE account_id = %s ORDER BY id;
 
 -- name: member_role
@@ -224,8 +241,6 @@ SELECT k.key_hash, m.id, m.account_id, m.email, m.permissions
 FROM api_keys k JOIN members m ON m.id = k.member_id
 WHERE k.key_hash = %s AND k.revoked_at IS NULL;
 
--- ============================================================ reads
-
 -- name: identity_get
 SELECT profile_id FROM identities WHERE account_id = %s AND kind = %s AND value = %s;
 
@@ -245,11 +260,11 @@ WHERE profile_id = %s AND account_id = %s AND (time_ms, id) < (%s, %s)
 ORDER BY time_ms DESC, id DESC LIMIT %s;
 
 -- name: stats_get
--- One statement, one snapshot: the counters and what is still pending agree.
+-- (account, account). One statement, one snapshot: the counters and what is still pending agree.
 SELECT coalesce(sum(s.users), 0)::bigint, coalesce(sum(s.anonymous_users), 0)::bigint,
        coalesce(sum(s.events), 0)::bigint,
-       (SELECT coalesce(sum(e.n), 0)::bigint FROM entries e WHERE e.account_id = %(a)s)
-FROM account_stats s WHERE s.account_id = %(a)s;
+       (SELECT coalesce(sum(e.n), 0)::bigint FROM entries e WHERE e.account_id = %s)
+FROM account_stats s WHERE s.account_id = %s;
 
 -- name: schema_all
 SELECT scope, name, type, first_seen FROM attribute_schema WHERE account_id = %s
@@ -301,5 +316,8 @@ SELECT DISTINCT retry_of FROM entries WHERE retry_of = ANY(%s::bigint[]);
 -- name: dead_letter_requeue
 INSERT INTO entries (account_id, partition, received_at, n, payload, retry_of) VALUES (%s, %s, %s, %s, %s, %s);
 
--- name: dead_letters_drop
-DELETE FROM dead_letters WHERE account_id = %s AND id = ANY(%s::bigint[]);
+-- name: dead_letters_of
+SELECT id FROM dead_letters WHERE account_id = %s ORDER BY id;
+
+-- name: dead_letter_drop
+DELETE FROM dead_letters WHERE account_id = %s AND id = %s;

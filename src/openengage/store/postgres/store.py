@@ -11,18 +11,18 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from typing import Any, TypeVar
+from typing import TypeVar
 
 import psycopg
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
-from openengage import accounts as acc_rules
-from openengage.accounts import Account, Credentials, Member, Principal
 from openengage.errors import StoreUnavailable
 from openengage.rules.dates import now_ms
 from openengage.store import migrations
-from openengage.store.base import Claim, DeadLetterPage, Outcome, Page, Profile, Stats, StoreStatus, Submission
-from openengage.store.postgres import admin, dead_letters, ingest, processing, reads
+from openengage.store.admin import Admin
+from openengage.store.base import Claim, Outcome, StoreStatus, Submission
+from openengage.store.dead_letters import DeadLetters
+from openengage.store.postgres import dead_letters, ingest, processing
 from openengage.store.postgres.connection import (
     CONNECT_TIMEOUT,
     LOCK_MIGRATE,
@@ -32,11 +32,12 @@ from openengage.store.postgres.connection import (
     normalize_url,
     one_line,
     redact,
-    transaction,
     unreachable,
     yoyo_url,
 )
+from openengage.store.postgres.executor import PostgresExecutor
 from openengage.store.postgres.partition import PARTITIONS
+from openengage.store.reads import Reads
 from openengage.store.sql import load_queries
 
 Q = load_queries("openengage.store.postgres")
@@ -45,7 +46,10 @@ _PACKAGE = "openengage.store.postgres"
 log = logging.getLogger("openengage.store.postgres")
 
 
-class PostgresStore:
+class PostgresStore(Admin, Reads, DeadLetters):
+    """Administration, reads and most of the dead letters come from store/admin.py, store/reads.py and
+    store/dead_letters.py, over `self.ex`."""
+
     # The processor runs two claims at once, on separate connections: while one lane waits on
     # PostgreSQL the other plans, so a node's processor keeps its core busy.
     processing_lanes = 2
@@ -63,6 +67,7 @@ class PostgresStore:
         self.pool_min = pool_min
         self.pool_max = pool_max
         self._pool: AsyncConnectionPool[Conn] | None = None
+        self.ex = PostgresExecutor(Q, self._pool_or_raise)
 
     # ------------------------------------------------------------ lifecycle
 
@@ -125,17 +130,6 @@ class PostgresStore:
         async with self._pool_or_raise().connection() as conn:
             return await fn(conn)
 
-    async def _admin(self, fn: Callable[[Conn], Awaitable[T]]) -> T:
-        """Run `fn` in one transaction and bump the config version with it."""
-
-        async def run(conn: Conn) -> T:
-            async with transaction(conn):
-                result = await fn(conn)
-                await conn.execute(Q["config_bump"])
-            return result
-
-        return await self._with(run)
-
     # ------------------------------------------------------------ ingest log
 
     async def append(self, batch: Sequence[Submission]) -> list[Outcome]:
@@ -163,111 +157,12 @@ class PostgresStore:
 
     # ------------------------------------------------------------ dead letters
 
-    async def _dead_letters(self, fn: Callable[[Conn], Awaitable[T]]) -> T:
-        async with processing.store_errors():
-            return await self._with(fn)
-
-    async def dead_letters(self, account_id: int, limit: int, cursor: str | None) -> DeadLetterPage:
-        return await self._dead_letters(lambda c: dead_letters.page(c, account_id, limit, cursor))
-
-    async def count_dead_letters(self, account_id: int) -> int:
-        return await self._dead_letters(lambda c: dead_letters.count(c, account_id))
-
     async def retry_dead_letters(self, account_id: int, ids: Sequence[int] | None) -> list[int]:
-        return await self._dead_letters(lambda c: dead_letters.requeue(c, account_id, ids))
+        """Listing, counting and dropping are written once (store/dead_letters.py); a retry appends to
+        the ingest log, in the entry's partition (see dead_letters.requeue)."""
 
-    async def drop_dead_letters(self, account_id: int, ids: Sequence[int] | None) -> list[int]:
-        return await self._dead_letters(lambda c: dead_letters.drop(c, account_id, ids))
+        async def run(conn: Conn) -> list[int]:
+            return await dead_letters.requeue(conn, account_id, ids)
 
-    # ------------------------------------------------------------ administration
-
-    async def config_version(self) -> int:
-        row = await self._with(lambda c: admin.one(c, Q["config_version"]))
-        return int(row[0]) if row is not None else 0
-
-    async def create_account(self, name: str, owner_email: str, limits: dict[str, int] | None = None) -> Credentials:
-        api_key, data_key = acc_rules.new_api_key(), acc_rules.new_data_api_key()
-        return await self._admin(lambda c: admin.create_account(c, name, owner_email, limits, api_key, data_key))
-
-    async def list_accounts(self) -> list[Account]:
-        async def run(conn: Conn) -> list[Account]:
-            found = [await admin.account(conn, r) for r in await admin.many(conn, Q["accounts_all"])]
-            return [a for a in found if a is not None]
-
-        return await self._with(run)
-
-    async def account_by_license(self, license_code: str) -> Account | None:
-        return await self._with(
-            lambda c: self._account_where(c, "account_by_license", license_code),
-        )
-
-    async def account_by_app_id(self, app_id: str) -> Account | None:
-        return await self._with(lambda c: self._account_where(c, "account_by_app_id", app_id))
-
-    @staticmethod
-    async def _account_where(conn: Conn, query: str, value: str) -> Account | None:
-        return await admin.account(conn, await admin.one(conn, Q[query], (value,)))
-
-    async def set_limits(self, account_id: int, limits: dict[str, int]) -> Account:
-        return await self._admin(lambda c: admin.set_limits(c, account_id, limits))
-
-    async def rotate_data_api_key(self, account_id: int) -> str:
-        key = acc_rules.new_data_api_key()
-
-        async def run(conn: Conn) -> None:
-            await conn.execute(Q["account_data_key"], (acc_rules.hash_key(key), account_id))
-
-        await self._admin(run)
-        return key
-
-    async def add_member(
-        self, account_id: int, email: str, role: str, permissions: frozenset[str]
-    ) -> tuple[Member, str]:
-        api_key = acc_rules.new_api_key()
-        return await self._admin(lambda c: admin.add_member(c, account_id, email, role, permissions, api_key))
-
-    async def list_members(self, account_id: int) -> list[Member]:
-        async def run(conn: Conn) -> list[Member]:
-            found = [admin.member(r) for r in await admin.many(conn, Q["members_of"], (account_id,))]
-            return [m for m in found if m is not None]
-
-        return await self._with(run)
-
-    async def set_role(self, account_id: int, email: str, role: str, permissions: frozenset[str]) -> Member:
-        return await self._admin(lambda c: admin.set_role(c, account_id, email, role, permissions))
-
-    async def remove_member(self, account_id: int, email: str) -> None:
-        await self._admin(lambda c: admin.remove_member(c, account_id, email))
-
-    async def issue_key(self, account_id: int, email: str) -> str:
-        api_key = acc_rules.new_api_key()
-        return await self._admin(lambda c: admin.issue_key(c, account_id, email, api_key))
-
-    async def revoke_key(self, account_id: int, email: str, by_email: str) -> None:
-        await self._admin(lambda c: admin.revoke_key(c, account_id, email, by_email))
-
-    async def list_keys(self, account_id: int) -> list[dict[str, Any]]:
-        return await self._with(lambda c: admin.list_keys(c, account_id))
-
-    async def principal(self, key_hash: str) -> Principal | None:
-        return await self._with(lambda c: admin.principal(c, key_hash))
-
-    # ------------------------------------------------------------ reads
-
-    async def profile(self, account_id: int, kind: str, value: str) -> Profile | None:
-        return await self._with(lambda c: reads.profile(c, account_id, kind, value))
-
-    async def events(self, account_id: int, profile_id: int, limit: int, cursor: str | None) -> Page:
-        return await self._with(lambda c: reads.events(c, account_id, profile_id, limit, cursor))
-
-    async def stats(self, account_id: int) -> Stats:
-        return await self._with(lambda c: reads.stats(c, account_id))
-
-    async def schema(self, account_id: int) -> dict[str, Any]:
-        return await self._with(lambda c: reads.schema(c, account_id))
-
-    async def rejections(self, account_id: int, limit: int, cursor: str | None, user_id: str | None) -> Page:
-        return await self._with(lambda c: reads.rejections(c, account_id, limit, cursor, user_id))
-
-    async def merges(self, account_id: int, limit: int, cursor: str | None) -> Page:
-        return await self._with(lambda c: reads.merges(c, account_id, limit, cursor))
+        async with processing.store_errors():
+            return await self._with(run)

@@ -1,4 +1,5 @@
-"""Dead letters on SQLite: list, count, retry (re-queue through the ingest log) and drop.
+"""Retrying dead letters on SQLite: re-queue them through the ingest log (listing, counting and dropping
+are written once, in store/dead_letters.py).
 
 A retry appends a copy of the entry to the ingest log naming its dead letter (`entries.retry_of`);
 the processor deletes the dead letter in the transaction that applies the copy. The two files never
@@ -12,41 +13,20 @@ import sqlite3
 from collections.abc import Sequence
 from typing import Any
 
-from openengage.errors import NotFound
 from openengage.store import common
-from openengage.store.base import DeadLetter, DeadLetterPage
+from openengage.store.dead_letters import missing
 from openengage.store.sql import load_queries
 
 Q = load_queries("openengage.store.sqlite")
-
-
-def letter(row: Sequence[Any]) -> DeadLetter:
-    """(id, account_id, log_id, received_at, records, payload, error, message, failed_at, attempts, requeued)."""
-    return DeadLetter(
-        row[0], row[1], row[2], row[3], row[4], bytes(row[5]), row[6], row[7], row[8], row[9], bool(row[10])
-    )
-
-
-def page(conn: sqlite3.Connection, account_id: int, limit: int, cursor: str | None) -> DeadLetterPage:
-    """Newest first; `conn` is a read connection with the ingest log attached as `log`."""
-    before = (common.decode_cursor(cursor, 1) or (common.MAX_INT,))[0]
-    rows = conn.execute(Q["dead_letters_page"], (account_id, before, limit + 1)).fetchall()
-    nxt = common.encode_cursor(rows[limit - 1][0]) if len(rows) > limit else None
-    return DeadLetterPage([letter(r) for r in rows[:limit]], nxt)
-
-
-def count(conn: sqlite3.Connection, account_id: int) -> int:
-    return int(conn.execute(Q["dead_letters_count"], (account_id,)).fetchone()[0])
 
 
 def picked(conn: sqlite3.Connection, account_id: int, ids: Sequence[int] | None) -> list[tuple[Any, ...]]:
     """(id, received_at, records, payload) of the dead letters `ids` (None: all); NotFound for a missing id."""
     wanted = None if ids is None else common.json_encode(sorted(set(ids)))
     rows: list[tuple[Any, ...]] = conn.execute(Q["dead_letters_pick"], (account_id, wanted)).fetchall()
-    if ids is not None:
-        missing = sorted(set(ids) - {r[0] for r in rows})
-        if missing:
-            raise NotFound(f"no dead letter {', '.join(map(str, missing))} in this account")
+    absent = None if ids is None else missing(ids, [int(r[0]) for r in rows])
+    if absent is not None:
+        raise absent
     return rows
 
 
@@ -77,17 +57,3 @@ def requeue(log: sqlite3.Connection, main: sqlite3.Connection, account_id: int, 
             log.execute("ROLLBACK")
         raise
     return [int(r[0]) for r in todo]
-
-
-def drop(main: sqlite3.Connection, account_id: int, ids: Sequence[int] | None) -> list[int]:
-    """Delete dead letters (`main`, the store file's writer); returns the ids deleted."""
-    main.execute("BEGIN IMMEDIATE")
-    try:
-        found = [int(r[0]) for r in picked(main, account_id, ids)]
-        main.execute(Q["dead_letters_drop"], (account_id, common.json_encode(found)))
-        main.execute("COMMIT")
-    except BaseException:
-        if main.in_transaction:
-            main.execute("ROLLBACK")
-        raise
-    return found

@@ -34,9 +34,6 @@ DELETE FROM request_ids WHERE accepted_at < ?;
 -- name: log_max_id
 SELECT coalesce(max(id), 0) FROM entries;
 
--- name: pending_records
-SELECT coalesce(sum(n), 0) FROM log.entries WHERE account_id = ? AND id > ?;
-
 -- ============================================================ processing (main file)
 
 -- name: cursor_get
@@ -125,7 +122,9 @@ ON CONFLICT (account_id) DO UPDATE SET
     anonymous_users = anonymous_users + excluded.anonymous_users,
     events = events + excluded.events;
 
--- ============================================================ administration
+-- ============================================================ administration and reads
+-- Written once in store/admin.py and store/reads.py: postgres/queries.sql has the same names, with the
+-- same columns and parameters in the same order. Reads run on reader connections (log file attached).
 
 -- name: config_version
 SELECT version FROM config_version WHERE id = 1;
@@ -133,8 +132,20 @@ SELECT version FROM config_version WHERE id = 1;
 -- name: config_bump
 UPDATE config_version SET version = version + 1 WHERE id = 1;
 
+-- name: audit_insert
+INSERT INTO audit_log (account_id, at, actor, address, action, target, detail) VALUES (?, ?, ?, ?, ?, ?, ?);
+
+-- name: audit_page
+SELECT id, account_id, at, actor, address, action, target, detail FROM audit_log
+WHERE account_id = ? AND id < ? ORDER BY id DESC LIMIT ?;
+
 -- name: account_insert
-INSERT INTO accounts (name, license_code, app_id, data_api_key_hash, created_at) VALUES (?, ?, ?, ?, ?);
+INSERT INTO accounts (name, license_code, app_id, data_api_key_hash, created_at) VALUES (?, ?, ?, ?, ?)
+ON CONFLICT DO NOTHING RETURNING id;
+
+-- name: account_lock
+-- Write transactions are serial on SQLite (BEGIN IMMEDIATE): reading the row is enough.
+SELECT id FROM accounts WHERE id = ?;
 
 -- name: accounts_all
 SELECT id, name, license_code, app_id, data_api_key_hash FROM accounts ORDER BY id;
@@ -154,21 +165,25 @@ UPDATE accounts SET data_api_key_hash = ? WHERE id = ?;
 -- name: limits_of
 SELECT name, per_minute FROM rate_limits WHERE account_id = ?;
 
+-- name: limits_all
+SELECT account_id, name, per_minute FROM rate_limits;
+
 -- name: limit_put
 INSERT INTO rate_limits (account_id, name, per_minute) VALUES (?, ?, ?)
 ON CONFLICT (account_id, name) DO UPDATE SET per_minute = excluded.per_minute;
 
 -- name: member_insert
-INSERT INTO members (account_id, email, role, permissions, created_at) VALUES (?, ?, ?, ?, ?);
+INSERT INTO members (account_id, email, role, permissions, owner, created_at) VALUES (?, ?, ?, ?, ?, ?)
+ON CONFLICT DO NOTHING RETURNING id;
 
 -- name: member_get
 SELECT id, account_id, email, role, permissions,
-       EXISTS (SELECT 1 FROM api_keys k WHERE k.member_id = members.id AND k.revoked_at IS NULL)
+       EXISTS (SELECT 1 FROM api_keys k WHERE k.member_id = members.id AND k.revoked_at IS NULL), owner
 FROM members WHERE account_id = ? AND email = ?;
 
 -- name: members_of
 SELECT id, account_id, email, role, permissions,
-       EXISTS (SELECT 1 FROM api_keys k WHERE k.member_id = members.id AND k.revoked_at IS NULL)
+       EXISTS (SELECT 1 FROM api_keys k WHERE k.member_id = members.id AND k.revoked_at IS NULL), owner
 FROM members WHERE account_id = ? ORDER BY id;
 
 -- name: member_role
@@ -192,8 +207,6 @@ SELECT k.key_hash, m.id, m.account_id, m.email, m.permissions
 FROM api_keys k JOIN members m ON m.id = k.member_id
 WHERE k.key_hash = ? AND k.revoked_at IS NULL;
 
--- ============================================================ reads
-
 -- name: identity_get
 SELECT profile_id FROM identities WHERE account_id = ? AND kind = ? AND value = ?;
 
@@ -213,7 +226,12 @@ WHERE profile_id = ? AND account_id = ? AND (time_ms, id) < (?, ?)
 ORDER BY time_ms DESC, id DESC LIMIT ?;
 
 -- name: stats_get
-SELECT users, anonymous_users, events FROM account_stats WHERE account_id = ?;
+-- (account, account). One statement, one snapshot of both files: the counters and what is still
+-- pending (log entries past the processor's cursor) agree.
+SELECT coalesce(s.users, 0), coalesce(s.anonymous_users, 0), coalesce(s.events, 0),
+       (SELECT coalesce(sum(e.n), 0) FROM log.entries e
+        WHERE e.account_id = ? AND e.id > (SELECT log_id FROM processor_cursor WHERE id = 1))
+FROM (SELECT 1) LEFT JOIN account_stats s ON s.account_id = ?;
 
 -- name: schema_all
 SELECT scope, name, type, first_seen FROM attribute_schema WHERE account_id = ? ORDER BY scope, name;
@@ -264,5 +282,8 @@ SELECT DISTINCT retry_of FROM entries WHERE retry_of IN (SELECT value FROM json_
 -- name: dead_letter_requeue
 INSERT INTO entries (account_id, received_at, n, payload, retry_of) VALUES (?, ?, ?, ?, ?);
 
--- name: dead_letters_drop
-DELETE FROM dead_letters WHERE account_id = ? AND id IN (SELECT value FROM json_each(?));
+-- name: dead_letters_of
+SELECT id FROM dead_letters WHERE account_id = ? ORDER BY id;
+
+-- name: dead_letter_drop
+DELETE FROM dead_letters WHERE account_id = ? AND id = ?;

@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
-import hmac
 import sqlite3
 import threading
 import time
@@ -22,22 +21,15 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
 
-from openengage import accounts as acc_rules
-from openengage.accounts import Account, Credentials, Member, Principal
-from openengage.errors import Conflict, NotFound, PermissionDenied, StoreUnavailable
+from openengage.errors import StoreUnavailable
 from openengage.store import common, migrations
-from openengage.store.base import (
-    Claim,
-    DeadLetterPage,
-    Outcome,
-    Page,
-    Profile,
-    Stats,
-    StoreStatus,
-    Submission,
-)
+from openengage.store.admin import Admin
+from openengage.store.base import Claim, Outcome, StoreStatus, Submission
+from openengage.store.dead_letters import DeadLetters
+from openengage.store.reads import Reads
 from openengage.store.sql import load_queries
 from openengage.store.sqlite import dead_letters, processing
+from openengage.store.sqlite.executor import SqliteExecutor
 
 Q = load_queries("openengage.store.sqlite")
 T = TypeVar("T")
@@ -62,7 +54,10 @@ def _now() -> int:
     return int(time.time() * 1000)
 
 
-class SqliteStore:
+class SqliteStore(Admin, Reads, DeadLetters):
+    """Administration, reads and most of the dead letters come from store/admin.py, store/reads.py and
+    store/dead_letters.py, over `self.ex`."""
+
     processing_lanes = 1  # one writer on the store file: a second lane would only wait for the lock
 
     def __init__(self, url: str, sync: str = "full") -> None:
@@ -74,7 +69,6 @@ class SqliteStore:
         self.sync = "FULL" if sync == "full" else "NORMAL"
         self._local = threading.local()
         self._log_writer = ThreadPoolExecutor(1, thread_name_prefix="oe-log")
-        self._main_writer = ThreadPoolExecutor(1, thread_name_prefix="oe-main")
         self._processor = ThreadPoolExecutor(1, thread_name_prefix="oe-proc")
         self._claiming = asyncio.Lock()
         self._readers = ThreadPoolExecutor(4, thread_name_prefix="oe-read")
@@ -82,6 +76,8 @@ class SqliteStore:
         self._conns_lock = threading.Lock()
         self._closing = threading.Event()
         self._checkpointer: threading.Thread | None = None
+        self._executor = SqliteExecutor(Q, self._readers, lambda: self._conn("read"), lambda: self._connect(self.path))
+        self.ex = self._executor
 
     # ------------------------------------------------------------ connections
 
@@ -96,7 +92,8 @@ class SqliteStore:
         return conn
 
     def _conn(self, name: str) -> sqlite3.Connection:
-        """Thread-local connections: 'log' and 'main' (writers), 'log_read', 'read' (main + log)."""
+        """Thread-local connections: 'log' and 'main' (writers: the log writer's, the processor's),
+        'log_read', 'read' (main + log)."""
         conn: sqlite3.Connection | None = getattr(self._local, name, None)
         if conn is None:
             if name == "log":
@@ -147,7 +144,8 @@ class SqliteStore:
 
     async def close(self) -> None:
         self._closing.set()
-        for pool in (self._log_writer, self._main_writer, self._processor, self._readers):
+        self._executor.close()
+        for pool in (self._log_writer, self._processor, self._readers):
             pool.shutdown(wait=True)
         if self._checkpointer is not None:
             self._checkpointer.join()
@@ -179,8 +177,8 @@ class SqliteStore:
             parent = Path(self.path).parent
             if not parent.exists():
                 return StoreStatus(False, False, [], f"directory {parent} does not exist")
-            if not Path(self.path).exists():
-                todo = ["main", "ingest"]
+            if not Path(self.path).exists():  # what `migrate` would apply: every migration of both files
+                todo = migrations.available(_PACKAGE, "main") + migrations.available(_PACKAGE, "ingest")
                 return StoreStatus(True, False, todo, f"{self.path} does not exist yet")
             try:
                 todo = migrations.pending("sqlite:///" + self.path, _PACKAGE, "main")
@@ -289,273 +287,11 @@ class SqliteStore:
 
     # ------------------------------------------------------------ dead letters
 
-    async def dead_letters(self, account_id: int, limit: int, cursor: str | None) -> DeadLetterPage:
-        return await self._read(lambda c: dead_letters.page(c, account_id, limit, cursor))
-
-    async def count_dead_letters(self, account_id: int) -> int:
-        return await self._read(lambda c: dead_letters.count(c, account_id))
-
     async def retry_dead_letters(self, account_id: int, ids: Sequence[int] | None) -> list[int]:
+        """Listing, counting and dropping are written once (store/dead_letters.py); a retry is not: it
+        appends to the ingest log, another file (see dead_letters.requeue)."""
+
         def run() -> list[int]:
             return dead_letters.requeue(self._conn("log"), self._conn("read"), account_id, ids)
 
         return await self._run(self._log_writer, run)
-
-    async def drop_dead_letters(self, account_id: int, ids: Sequence[int] | None) -> list[int]:
-        return await self._run(self._main_writer, lambda: dead_letters.drop(self._conn("main"), account_id, ids))
-
-    # ------------------------------------------------------------ administration
-
-    async def _admin(self, fn: Callable[[sqlite3.Connection], T]) -> T:
-        """Run `fn` in one write transaction on the store file and bump the config version."""
-
-        def run() -> T:
-            conn = self._conn("main")
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                result = fn(conn)
-                conn.execute(Q["config_bump"])
-                conn.execute("COMMIT")
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
-            return result
-
-        return await self._run(self._main_writer, run)
-
-    async def _read(self, fn: Callable[[sqlite3.Connection], T]) -> T:
-        return await self._run(self._readers, lambda: fn(self._conn("read")))
-
-    async def config_version(self) -> int:
-        return await self._read(lambda c: int(c.execute(Q["config_version"]).fetchone()[0]))
-
-    @staticmethod
-    def _account(conn: sqlite3.Connection, row: Sequence[Any] | None) -> Account | None:
-        if row is None:
-            return None
-        limits = dict(conn.execute(Q["limits_of"], (row[0],)).fetchall())
-        return Account(row[0], row[1], row[2], row[3], limits, row[4])
-
-    async def create_account(self, name: str, owner_email: str, limits: dict[str, int] | None = None) -> Credentials:
-        api_key = acc_rules.new_api_key()
-        data_key = acc_rules.new_data_api_key()
-
-        def run(conn: sqlite3.Connection) -> Credentials:
-            now = _now()
-            for _ in range(10):
-                license_code, app_id = acc_rules.new_license_code(), acc_rules.new_app_id()
-                try:
-                    cur = conn.execute(
-                        Q["account_insert"], (name, license_code, app_id, acc_rules.hash_key(data_key), now)
-                    )
-                    break
-                except sqlite3.IntegrityError:
-                    continue
-            else:  # pragma: no cover - 10 collisions of 32 random bits
-                raise Conflict("could not allocate a unique license code")
-            account_id = int(cur.lastrowid or 0)
-            for limit_name, per_minute in (limits or {}).items():
-                conn.execute(Q["limit_put"], (account_id, limit_name, per_minute))
-            perms = acc_rules.role_permissions("admin")
-            member = conn.execute(
-                Q["member_insert"], (account_id, owner_email, "admin", common.json_encode(sorted(perms)), now)
-            ).lastrowid
-            conn.execute(Q["key_insert"], (member, account_id, acc_rules.hash_key(api_key), api_key[-4:], now))
-            return Credentials(account_id, name, license_code, app_id, api_key, data_key, owner_email)
-
-        return await self._admin(run)
-
-    async def list_accounts(self) -> list[Account]:
-        def run(conn: sqlite3.Connection) -> list[Account]:
-            rows = conn.execute(Q["accounts_all"]).fetchall()
-            return [a for a in (self._account(conn, r) for r in rows) if a is not None]
-
-        return await self._read(run)
-
-    async def account_by_license(self, license_code: str) -> Account | None:
-        return await self._read(
-            lambda c: self._account(c, c.execute(Q["account_by_license"], (license_code,)).fetchone())
-        )
-
-    async def account_by_app_id(self, app_id: str) -> Account | None:
-        return await self._read(lambda c: self._account(c, c.execute(Q["account_by_app_id"], (app_id,)).fetchone()))
-
-    async def set_limits(self, account_id: int, limits: dict[str, int]) -> Account:
-        def run(conn: sqlite3.Connection) -> Account:
-            for limit_name, per_minute in limits.items():
-                conn.execute(Q["limit_put"], (account_id, limit_name, per_minute))
-            account = self._account(conn, conn.execute(Q["account_by_id"], (account_id,)).fetchone())
-            if account is None:
-                raise NotFound(f"no account with id {account_id}")
-            return account
-
-        return await self._admin(run)
-
-    async def rotate_data_api_key(self, account_id: int) -> str:
-        key = acc_rules.new_data_api_key()
-        await self._admin(lambda c: c.execute(Q["account_data_key"], (acc_rules.hash_key(key), account_id)))
-        return key
-
-    @staticmethod
-    def _member(row: Sequence[Any] | None) -> Member | None:
-        if row is None:
-            return None
-        return Member(row[0], row[1], row[2], row[3], frozenset(common.json_decode(row[4])), bool(row[5]))
-
-    def _member_or_raise(self, conn: sqlite3.Connection, account_id: int, email: str) -> Member:
-        member = self._member(conn.execute(Q["member_get"], (account_id, email)).fetchone())
-        if member is None:
-            raise NotFound(f"no team member '{email}' in this account")
-        return member
-
-    async def add_member(
-        self, account_id: int, email: str, role: str, permissions: frozenset[str]
-    ) -> tuple[Member, str]:
-        api_key = acc_rules.new_api_key()
-
-        def run(conn: sqlite3.Connection) -> tuple[Member, str]:
-            now = _now()
-            try:
-                mid = conn.execute(
-                    Q["member_insert"],
-                    (account_id, email, role, common.json_encode(sorted(permissions)), now),
-                ).lastrowid
-            except sqlite3.IntegrityError:
-                raise Conflict(f"team member '{email}' already exists") from None
-            conn.execute(Q["key_insert"], (mid, account_id, acc_rules.hash_key(api_key), api_key[-4:], now))
-            return self._member_or_raise(conn, account_id, email), api_key
-
-        return await self._admin(run)
-
-    async def list_members(self, account_id: int) -> list[Member]:
-        def run(conn: sqlite3.Connection) -> list[Member]:
-            return [m for m in (self._member(r) for r in conn.execute(Q["members_of"], (account_id,))) if m]
-
-        return await self._read(run)
-
-    async def set_role(self, account_id: int, email: str, role: str, permissions: frozenset[str]) -> Member:
-        def run(conn: sqlite3.Connection) -> Member:
-            member = self._member_or_raise(conn, account_id, email)
-            conn.execute(Q["member_role"], (role, common.json_encode(sorted(permissions)), member.id))
-            conn.execute(Q["keys_revoke_member"], (_now(), "role changed", member.id))
-            return self._member_or_raise(conn, account_id, email)
-
-        return await self._admin(run)
-
-    async def remove_member(self, account_id: int, email: str) -> None:
-        def run(conn: sqlite3.Connection) -> None:
-            member = self._member_or_raise(conn, account_id, email)
-            conn.execute(Q["keys_revoke_member"], (_now(), "member deleted", member.id))
-            conn.execute(Q["member_delete"], (member.id,))
-
-        await self._admin(run)
-
-    async def issue_key(self, account_id: int, email: str) -> str:
-        api_key = acc_rules.new_api_key()
-
-        def run(conn: sqlite3.Connection) -> str:
-            member = self._member_or_raise(conn, account_id, email)
-            now = _now()
-            conn.execute(Q["keys_revoke_member"], (now, "replaced", member.id))
-            conn.execute(Q["key_insert"], (member.id, account_id, acc_rules.hash_key(api_key), api_key[-4:], now))
-            return api_key
-
-        return await self._admin(run)
-
-    async def revoke_key(self, account_id: int, email: str, by_email: str) -> None:
-        def run(conn: sqlite3.Connection) -> None:
-            actor = self._member_or_raise(conn, account_id, by_email)
-            if not acc_rules.can_revoke_keys(actor.permissions):
-                raise PermissionDenied(
-                    f"'{by_email}' lacks the Update Data Management permission needed to revoke keys"
-                )
-            member = self._member_or_raise(conn, account_id, email)
-            conn.execute(Q["keys_revoke_member"], (_now(), f"revoked by {by_email}", member.id))
-
-        await self._admin(run)
-
-    async def list_keys(self, account_id: int) -> list[dict[str, Any]]:
-        def run(conn: sqlite3.Connection) -> list[dict[str, Any]]:
-            return [
-                {
-                    "member": r[0],
-                    "hint": "…" + r[1],
-                    "created_at": r[2],
-                    "revoked_at": r[3],
-                    "revoked_reason": r[4],
-                }
-                for r in conn.execute(Q["keys_of"], (account_id,))
-            ]
-
-        return await self._read(run)
-
-    async def principal(self, key_hash: str) -> Principal | None:
-        def run(conn: sqlite3.Connection) -> Principal | None:
-            row = conn.execute(Q["principal"], (key_hash,)).fetchone()
-            if row is None or not hmac.compare_digest(row[0], key_hash):
-                return None
-            return Principal(row[1], row[2], row[3], frozenset(common.json_decode(row[4])))
-
-        return await self._read(run)
-
-    # ------------------------------------------------------------ reads
-
-    async def profile(self, account_id: int, kind: str, value: str) -> Profile | None:
-        def run(conn: sqlite3.Connection) -> Profile | None:
-            ident = conn.execute(Q["identity_get"], (account_id, kind, value)).fetchone()
-            if ident is None:
-                return None
-            row = conn.execute(Q["profile_get"], (ident[0], account_id)).fetchone()
-            if row is None:
-                return None
-            anon = [r[0] for r in conn.execute(Q["profile_anonymous_ids"], (row[0],))]
-            devices = [common.json_decode(r[0]) for r in conn.execute(Q["profile_devices"], (row[0],))]
-            return Profile(row[0], row[1], common.profile_data(row), anon, devices)
-
-        return await self._read(run)
-
-    async def events(self, account_id: int, profile_id: int, limit: int, cursor: str | None) -> Page:
-        after = common.decode_cursor(cursor, 2) or (common.MAX_INT, common.MAX_INT)
-
-        def run(conn: sqlite3.Connection) -> Page:
-            rows = conn.execute(Q["events_page"], (profile_id, account_id, after[0], after[1], limit + 1)).fetchall()
-            nxt = common.encode_cursor(rows[limit - 1][4], rows[limit - 1][0]) if len(rows) > limit else None
-            return Page([common.event_item(r) for r in rows[:limit]], nxt)
-
-        return await self._read(run)
-
-    async def stats(self, account_id: int) -> Stats:
-        def run(conn: sqlite3.Connection) -> Stats:
-            conn.execute("BEGIN")  # one snapshot across both files
-            try:
-                row = conn.execute(Q["stats_get"], (account_id,)).fetchone() or (0, 0, 0)
-                cursor = conn.execute(Q["cursor_get"]).fetchone()[0]
-                pending = conn.execute(Q["pending_records"], (account_id, cursor)).fetchone()[0]
-            finally:
-                conn.execute("COMMIT")
-            return Stats(row[0], row[1], row[2], int(pending))
-
-        return await self._read(run)
-
-    async def schema(self, account_id: int) -> dict[str, Any]:
-        return await self._read(lambda c: common.schema_doc(c.execute(Q["schema_all"], (account_id,)).fetchall()))
-
-    async def rejections(self, account_id: int, limit: int, cursor: str | None, user_id: str | None) -> Page:
-        before = (common.decode_cursor(cursor, 1) or (common.MAX_INT,))[0]
-
-        def run(conn: sqlite3.Connection) -> Page:
-            rows = conn.execute(Q["rejections_page"], (account_id, before, user_id, user_id, limit + 1)).fetchall()
-            nxt = common.encode_cursor(rows[limit - 1][0]) if len(rows) > limit else None
-            return Page([common.rejection_item(r) for r in rows[:limit]], nxt)
-
-        return await self._read(run)
-
-    async def merges(self, account_id: int, limit: int, cursor: str | None) -> Page:
-        before = (common.decode_cursor(cursor, 1) or (common.MAX_INT,))[0]
-
-        def run(conn: sqlite3.Connection) -> Page:
-            rows = conn.execute(Q["merges_page"], (account_id, before, limit + 1)).fetchall()
-            nxt = common.encode_cursor(rows[limit - 1][0]) if len(rows) > limit else None
-            return Page([common.merge_item(r) for r in rows[:limit]], nxt)
-
-        return await self._read(run)

@@ -1,0 +1,128 @@
+"""Read-API documents from the store's typed rows: WebEngage's names and date format.
+
+The store hands out typed rows (store/base.py); what a client sees of them is decided here, once, for the
+read API (the dashboard shapes the same rows for its pages). Key order is part of the output: the
+documents are encoded as built.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+
+from openengage.rules.dates import format_ms
+from openengage.store.base import AuditEntry, DeadLetter, Event, Merge, Profile, Rejection, SchemaAttribute, Stats
+
+
+def _time(ms: int | None) -> str | None:
+    return format_ms(ms) if ms is not None else None
+
+
+def profile_doc(profile: Profile) -> dict[str, Any]:
+    """A profile: WebEngage system attribute names (opt-ins always, with their defaults), custom `attributes`."""
+    data = profile.data
+    doc: dict[str, Any] = {"userId": data.user_id, "anonymousIds": profile.anonymous_ids}
+    doc.update({"emailOptIn": True, "smsOptIn": True, "whatsappOptIn": False})
+    doc.update(data.system)
+    doc["attributes"] = data.attributes
+    doc["firstSeen"] = _time(data.first_seen)
+    doc["lastSeen"] = _time(data.last_seen)
+    if profile.devices:
+        doc["devices"] = profile.devices
+    return doc
+
+
+def event_doc(event: Event) -> dict[str, Any]:
+    """An event: its time exactly as sent when sent as text, else formatted; MoEngage's `context` if any."""
+    doc: dict[str, Any] = {
+        "eventName": event.name,
+        "eventTime": event.time_text if event.time_text is not None else format_ms(event.time_ms),
+        "eventData": event.data,
+        "userId": event.user_id,
+        "anonymousId": event.anonymous_id,
+        "receivedAt": format_ms(event.received_at),
+    }
+    if event.context:
+        doc["context"] = event.context
+    return doc
+
+
+def rejection_doc(r: Rejection) -> dict[str, Any]:
+    return {
+        "id": r.id,
+        "kind": r.kind,
+        "userId": r.user_id,
+        "anonymousId": r.anonymous_id,
+        "eventName": r.event_name,
+        "field": r.field,
+        "reason": r.reason,
+        "detail": r.detail,
+        "value": r.value,
+        "action": "dropped" if r.dropped else "truncated",
+        "at": format_ms(r.at),
+    }
+
+
+def merge_doc(m: Merge) -> dict[str, Any]:
+    return {
+        "id": m.id,
+        "kind": m.kind,
+        "userId": m.user_id,
+        "anonymousId": m.anonymous_id,
+        "mergedUser": m.merged_user,
+        "fromProfile": m.from_profile,
+        "intoProfile": m.into_profile,
+        "at": format_ms(m.at),
+    }
+
+
+def schema_doc(attributes: list[SchemaAttribute]) -> dict[str, Any]:
+    """{"users": {name: {"type", "firstSeen"}}, "events": {eventName: {name: {...}}}}."""
+    users: dict[str, Any] = {}
+    events: dict[str, dict[str, Any]] = {}
+    for a in attributes:
+        entry = {"type": a.type, "firstSeen": format_ms(a.first_seen)}
+        if a.scope == "user":
+            users[a.name] = entry
+        else:
+            events.setdefault(a.scope.removeprefix("event:"), {})[a.name] = entry
+    return {"users": users, "events": events}
+
+
+def stats_doc(s: Stats) -> dict[str, Any]:
+    return {"users": s.users, "anonymousUsers": s.anonymous_users, "events": s.events, "pending": s.pending}
+
+
+def audit_doc(a: AuditEntry) -> dict[str, Any]:
+    """An audit log entry (the CLI's `audit list --json`, the dashboard's audit page)."""
+    return {
+        "id": a.id,
+        "at": format_ms(a.at),
+        "actor": a.actor,
+        "address": a.address,
+        "action": a.action,
+        "target": a.target,
+        "detail": a.detail,
+    }
+
+
+def dead_letter_doc(letter: DeadLetter) -> dict[str, Any]:
+    """A dead letter (the read API's `/dead-letters`, the CLI's `dead-letters list --json`); `payload` is
+    the entry's records in OpenEngage's own record format, or their raw text when not even JSON."""
+    try:
+        payload: Any = msgspec.json.decode(letter.payload)
+    except (msgspec.DecodeError, RecursionError):
+        payload = letter.payload.decode("utf-8", "replace")
+    return {
+        "id": letter.id,
+        "logId": letter.log_id,
+        "error": letter.error,
+        "message": letter.message,
+        "records": letter.records,
+        "attempts": letter.attempts,
+        "requeued": letter.requeued,
+        "receivedAt": format_ms(letter.received_at),
+        "failedAt": format_ms(letter.failed_at),
+        "payload": payload,
+    }
