@@ -2,9 +2,10 @@
 
 Every figure is reported next to a baseline measured in the same run (the machine is noisy):
 - HTTP ingest: `wrk` against `/events` (single) and `/bulk-events` (25 per call), each next to the
-  same server's no-op route (`POST /_bench/noop`: same stack, reads the body, stores nothing) with
-  the same body; server pinned to CPU 0, wrk to CPU 1, 32 connections; the processor is off so the
-  run measures ingest alone. Repeats are interleaved and medians reported.
+  same server's no-op route (`POST /_bench/noop`, mounted by bench/bench_server.py, not the product:
+  same stack, reads the body, stores nothing) with the same body; server pinned to CPU 0, wrk to
+  CPU 1, 32 connections; the processor is off so the run measures ingest alone. Repeats are
+  interleaved and medians reported.
 - Processor: 100,000 events across 10,000 users appended to the log, then applied (log -> store);
   baseline: plain batched INSERTs of as many rows into the same kind of store.
 - Sustained end-to-end: API and processor together on both cores at a fixed offered rate; the
@@ -65,13 +66,9 @@ def cli(url: str, *args: str) -> str:
 @contextlib.contextmanager
 def server(url: str, *, cpus: str | None, processor: bool, workers: int = 1) -> Iterator[str]:
     port = free_port()
-    env = {
-        **os.environ,
-        "OPENENGAGE_DATABASE_URL": url,
-        "OPENENGAGE_BENCH_ROUTES": "true",
-        "OPENENGAGE_LOG_LEVEL": "warning",
-    }
-    cmd = [sys.executable, "-m", "openengage", "serve", "--port", str(port), "--workers", str(workers)]
+    env = {**os.environ, "OPENENGAGE_DATABASE_URL": url, "OPENENGAGE_LOG_LEVEL": "warning"}
+    # bench_server.py: `openengage serve` plus the no-op baseline route, which the product does not carry
+    cmd = [sys.executable, str(HERE / "bench_server.py"), "--port", str(port), "--workers", str(workers)]
     cmd.append("--processor" if processor else "--no-processor")
     if cpus:
         cmd = ["taskset", "-c", cpus, *cmd]

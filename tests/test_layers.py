@@ -23,6 +23,7 @@ LAYER = {
     "app": 3,
     "transfer": 3,
     "serve": 4,
+    "protocol": 3,
     "cli": 5,
 }
 SIBLINGS = ("processor", "api", "dashboard", "messaging")  # never import each other

@@ -1,42 +1,34 @@
-"""The ASGI application: routes, lifespan (store, group commit, auth cache), error shapes."""
+"""The ASGI application: routes, lifespan (store, group commit, auth cache), middleware, error shapes."""
 
 from __future__ import annotations
 
 import contextlib
 import logging
-import os
 import sys
 from collections.abc import AsyncIterator
 from typing import Any
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
-from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.requests import ClientDisconnect, Request
+from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
+from starlette.types import ASGIApp
 
 from openengage.api import moengage, read, webengage
 from openengage.api import webengage_responses as we
 from openengage.api.auth import AuthCache
+from openengage.api.observe import Observe, healthz, metrics_endpoint
 from openengage.api.services import Services
-from openengage.lifecycle import die_with_parent, tune_gc
+from openengage.api.unavailable import store_unavailable
+from openengage.errors import StoreUnavailable
+from openengage.lifecycle import tune_gc
 from openengage.settings import Settings
 from openengage.store import open_store
 from openengage.store.groupcommit import GroupCommitter
 
 log = logging.getLogger("openengage.app")
-PARENT_ENV = "OPENENGAGE_PARENT_PID"
 SWITCH_INTERVAL = 0.0005
-
-
-async def healthz(request: Request) -> Response:
-    return JSONResponse({"status": "ok"})
-
-
-async def bench_noop(request: Request) -> Response:
-    """The benchmark's baseline: same stack, reads the body, stores nothing."""
-    await request.body()
-    return Response(we.QUEUED_JSON, 201, media_type="application/json")
 
 
 async def not_found(request: Request, exc: Exception) -> Response:
@@ -50,13 +42,22 @@ async def server_error(request: Request, exc: Exception) -> Response:
     return we.error(500, "Error: internal server error; nothing was queued.")
 
 
+async def client_gone(request: Request, exc: Exception) -> Response:
+    """The client hung up (or was cut off for stalling) mid-body: nobody is left to answer."""
+    return Response(status_code=400)
+
+
+class App(Starlette):
+    """Starlette with `Observe` (metrics, connection hygiene) outside its error middleware."""
+
+    def build_middleware_stack(self) -> ASGIApp:
+        return Observe(super().build_middleware_stack())
+
+
 def create_app(settings: Settings | None = None) -> Starlette:
-    """The application. Without settings they are read from OPENENGAGE_* (uvicorn's factory mode)."""
+    """The application. Without settings they are read from OPENENGAGE_*."""
     if settings is None:
         settings = Settings.from_env()
-        parent = os.environ.get(PARENT_ENV)
-        if parent:  # a uvicorn worker of `serve --workers N`: do not outlive the server
-            die_with_parent(int(parent))
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[dict[str, Any]]:
@@ -82,10 +83,16 @@ def create_app(settings: Settings | None = None) -> Starlette:
     routes += webengage.routes
     routes += moengage.routes
     routes += read.routes
-    if settings.bench_routes:
-        routes.append(Route("/_bench/noop", bench_noop, methods=["POST"]))
-    return Starlette(
+    routes.append(Route("/metrics", metrics_endpoint, methods=["GET"]))
+    return App(
         routes=routes,
         lifespan=lifespan,
-        exception_handlers={404: not_found, 405: not_found, 500: server_error},
+        exception_handlers={
+            404: not_found,
+            405: not_found,
+            500: server_error,
+            # server track (#7): store outages and vanished clients; keep apart from the handlers above
+            StoreUnavailable: store_unavailable,
+            ClientDisconnect: client_gone,
+        },
     )

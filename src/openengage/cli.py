@@ -210,10 +210,13 @@ def main() -> None:
 @main.command()
 @database_option
 @click.option("--host", default=None, help="Interface to bind. Default: 127.0.0.1")
-@click.option("--port", default=None, type=int, help="Port. Default: 8000")
-@click.option("--workers", default=None, type=int, help="API processes. Default: 1")
+@click.option("--port", default=None, type=click.IntRange(1, 65535), help="Port (1-65535). Default: 8000")
+@click.option("--workers", default=None, type=click.IntRange(min=1), help="API processes. Default: 1")
 @click.option("--processor/--no-processor", default=None, help="Run the processor too (default) or API only.")
 @click.option("--migrate/--no-migrate", default=None, help="Apply pending migrations on start (default).")
+@click.option(
+    "--log-format", default=None, type=click.Choice(["text", "json"]), help="Log lines as text (default) or JSON."
+)
 def serve(
     database_url: str | None,
     host: str | None,
@@ -221,17 +224,25 @@ def serve(
     workers: int | None,
     processor: bool | None,
     migrate: bool | None,
+    log_format: str | None,
 ) -> None:
     """Run the HTTP API and the processor. On an empty store, create and print a first account."""
     from openengage.serve import serve as run_server
 
     settings = settings_from(
-        database_url=database_url, host=host, port=port, workers=workers, processor=processor, migrate=migrate
+        database_url=database_url,
+        host=host,
+        port=port,
+        workers=workers,
+        processor=processor,
+        migrate=migrate,
+        log_format=log_format,
     )
     try:
-        run_server(settings)
+        status = run_server(settings)
     except OpenEngageError as exc:
         raise click.ClickException(str(exc)) from None
+    sys.exit(status)
 
 
 @main.command()

@@ -2,7 +2,8 @@
 
 OpenEngageError
  ├── ConfigError          bad settings or URL
- ├── StoreUnavailable     the database cannot be reached or is not migrated
+ ├── StoreUnavailable     the database cannot be reached, cannot commit, or is not migrated
+ │    └── CommitUnknown   the connection was lost during COMMIT: it may or may not have committed
  ├── NotFound             an account, member or key does not exist
  ├── Conflict             a unique name is taken
  └── PermissionDenied     the acting member lacks a permission
@@ -24,6 +25,10 @@ class ConfigError(OpenEngageError):
 
 class StoreUnavailable(OpenEngageError):
     """The store cannot be reached."""
+
+
+class CommitUnknown(StoreUnavailable):
+    """The store stopped answering during a commit: whether it committed is unknown."""
 
 
 class NotFound(OpenEngageError):

@@ -37,7 +37,18 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("pool_min", 2, "PostgreSQL: connections each process keeps open."),
     Setting("pool_max", 10, "PostgreSQL: most connections each process opens."),
     Setting("log_level", "info", "Log level: debug, info, warning or error."),
-    Setting("bench_routes", False, "Mount the benchmark's no-op route (POST /_bench/noop)."),
+    Setting("log_format", "text", "Log lines as text, or json (one JSON object a line)."),
+    # limits a public server needs (docs/operations.md "Limits")
+    Setting("max_header_bytes", 32_768, "Largest request head (request line and headers); 431 above."),
+    Setting("max_connections", 1000, "Most open connections per API process; idle ones are closed first."),
+    Setting("keep_alive_timeout", 5, "Seconds an idle connection (before or between requests) stays open."),
+    Setting("read_timeout", 30.0, "Seconds a request's head and body may take to arrive, and a stalled write."),
+    Setting("shutdown_timeout", 6, "Seconds SIGTERM waits for requests in flight before cancelling them."),
+    # store outages (docs/operations.md "Store outages")
+    Setting("store_wait", 2.0, "PostgreSQL: seconds a request waits for a pooled connection before 503."),
+    Setting("store_timeout", 10.0, "PostgreSQL: seconds one store operation may take before 503."),
+    Setting("retry_after", 5, "Retry-After seconds on a 503 while the store is unavailable."),
+    Setting("min_free_mb", 256, "SQLite: ingest answers 503 when the disk has less free space (MiB) than this."),
 )
 
 _BY_NAME = {s.name: s for s in SETTINGS}
@@ -80,7 +91,16 @@ class Settings:
     pool_min: int = 2
     pool_max: int = 10
     log_level: str = "info"
-    bench_routes: bool = False
+    log_format: str = "text"
+    max_header_bytes: int = 32_768
+    max_connections: int = 1000
+    keep_alive_timeout: int = 5
+    read_timeout: float = 30.0
+    shutdown_timeout: int = 6
+    store_wait: float = 2.0
+    store_timeout: float = 10.0
+    retry_after: int = 5
+    min_free_mb: int = 256
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
@@ -100,6 +120,16 @@ class Settings:
         return settings
 
     def validate(self) -> None:
+        if not 1 <= self.port <= 65535:
+            raise ConfigError(f"Setting 'port' has value '{self.port}'. Use a TCP port from 1 to 65535.")
+        if self.log_format not in ("text", "json"):
+            raise ConfigError(f"Setting 'log_format' has value '{self.log_format}'. Use 'text' or 'json'.")
+        positive = ("max_header_bytes", "max_connections", "keep_alive_timeout", "read_timeout", "store_wait")
+        for name in (*positive, "store_timeout", "retry_after"):
+            if getattr(self, name) <= 0:
+                raise ConfigError(f"Setting '{name}' must be greater than 0.")
+        if self.shutdown_timeout < 0 or self.min_free_mb < 0:
+            raise ConfigError("Settings 'shutdown_timeout' and 'min_free_mb' cannot be negative.")
         if self.sync not in ("full", "normal"):
             raise ConfigError(f"Setting 'sync' has value '{self.sync}'. Use 'full' or 'normal'.")
         if self.workers < 1:

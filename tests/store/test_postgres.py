@@ -23,7 +23,7 @@ from openengage.store.migrations import available
 from openengage.store.postgres.partition import PARTITIONS, partition_of
 from tests.store.helpers import drain_all, event, opened, submission, user
 from tests.support import backends
-from tests.support.server import cli
+from tests.support.server import cli, free_port
 
 pytestmark = pytest.mark.postgres
 
@@ -268,7 +268,13 @@ def test_missing_driver_names_what_to_install(monkeypatch: pytest.MonkeyPatch) -
 
 def test_cli_reports_store_problems_in_one_line(blank_pg_url: str) -> None:
     bad = "postgresql://postgres@127.0.0.1:1/nowhere"
-    for args in (("check",), ("migrate",), ("accounts", "list"), ("process", "--burst"), ("serve", "--port", "0")):
+    for args in (
+        ("check",),
+        ("migrate",),
+        ("accounts", "list"),
+        ("process", "--burst"),
+        ("serve", "--port", str(free_port())),
+    ):
         done = cli(*args, database_url=bad, check=False)
         assert done.returncode == 1, done
         assert "Traceback" not in done.stderr and len(done.stderr.strip().splitlines()) == 1, done.stderr

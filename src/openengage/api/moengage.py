@@ -28,6 +28,7 @@ from openengage.api.body import TooLarge, is_json, read_body
 from openengage.api.moengage_attributes import export_user
 from openengage.api.moengage_errors import Invalid
 from openengage.api.services import Services, services
+from openengage.errors import StoreUnavailable
 from openengage.records import DeleteRecord, Record, encode_records
 from openengage.rules.dates import now_ms
 from openengage.rules.windows import reset_seconds, window_of
@@ -201,6 +202,8 @@ def ingest_route(
             if headers is None and account is not None:  # refused before the log: nothing was consumed
                 headers = known_headers(svc, account, bucket)
             return moe.fail(exc.status, exc.type, exc.message, request_id, exc.attribute, headers)
+        except StoreUnavailable:
+            raise  # 503 in the vendor's shape (api/unavailable.py)
         except Exception:
             return server_error(request_id)
 
@@ -270,6 +273,8 @@ async def export(request: Request) -> Response:
         return moe.export(request_id, {"users_not_found": not_found, "users": users})
     except Invalid as exc:
         return moe.fail(exc.status, exc.type, exc.message, request_id, exc.attribute)
+    except StoreUnavailable:
+        raise  # 503 in the vendor's shape (api/unavailable.py)
     except Exception:
         return server_error(request_id)
 

@@ -24,6 +24,7 @@ import random
 import time
 from collections.abc import Sequence
 
+from openengage import metrics
 from openengage.errors import StoreUnavailable
 from openengage.processor.planner import Planner
 from openengage.records import decode_records
@@ -116,12 +117,17 @@ class Worker:
         effects = self.planner.plan(entries, state)
         await claim.write(effects)
         await claim.ack(len(unit))
-        return sum(e.records for e in unit)
+        applied = sum(e.records for e in unit)
+        metrics.PROCESSED.inc(applied)  # counted once committed
+        for rejection in effects.rejections:
+            metrics.REJECTIONS.labels(rejection.reason).inc()
+        return applied
 
     async def _dead_letter(self, claim: Claim, entry: QueuedEntry, exc: Exception) -> None:
         error, message = describe(exc)
         await claim.dead_letter(error, message)
         self.dead_lettered += 1
+        metrics.DEAD_LETTERS.inc()
         # The message may quote the data; the log names the entry only (logs never hold request bodies).
         log.error(
             "log entry %d of account %d moved to the dead letters: %s (see `openengage dead-letters list`)",

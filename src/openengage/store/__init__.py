@@ -13,7 +13,7 @@ def open_store(settings: Settings) -> Store:
     if url.startswith("sqlite:///"):
         from openengage.store.sqlite.store import SqliteStore
 
-        return SqliteStore(url, sync=settings.sync)
+        return SqliteStore(url, sync=settings.sync, min_free_mb=settings.min_free_mb)
     if url.startswith(("postgresql://", "postgres://")):
         from openengage.store.postgres import postgres_store
 

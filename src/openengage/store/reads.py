@@ -96,6 +96,12 @@ class Reads:
         assert row is not None
         return Stats(int(row[0]), int(row[1]), int(row[2]), int(row[3]))
 
+    async def backlog(self) -> tuple[int, int | None]:
+        """(records accepted and not yet applied, in every account; when the oldest was accepted, in ms)."""
+        row = await self.ex.one("backlog")
+        assert row is not None
+        return int(row[0]), None if row[1] is None else int(row[1])
+
     async def schema(self, account_id: int) -> list[SchemaAttribute]:
         """The attribute catalogue, by scope then name (byte order on every backend)."""
         rows = await self.ex.all("schema_all", account_id)

@@ -22,4 +22,6 @@ def postgres_store(settings: Settings) -> Store:
             ) from None
     from openengage.store.postgres.store import PostgresStore
 
-    return PostgresStore(settings.database_url, settings.pool_min, settings.pool_max)
+    return PostgresStore(
+        settings.database_url, settings.pool_min, settings.pool_max, settings.store_wait, settings.store_timeout
+    )

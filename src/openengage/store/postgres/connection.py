@@ -5,6 +5,8 @@ from __future__ import annotations
 import contextlib
 import os
 import random
+import time
+import weakref
 import zlib
 from collections.abc import AsyncIterator
 from typing import Any
@@ -14,8 +16,9 @@ import psycopg
 from psycopg import errors as pg_errors
 from psycopg.types.string import TextLoader
 from psycopg_pool import AsyncConnectionPool
+from psycopg_pool.base import AttemptWithBackoff
 
-from openengage.errors import StoreUnavailable
+from openengage.errors import CommitUnknown, StoreUnavailable
 
 CONNECT_TIMEOUT = 5  # seconds; an unreachable server must fail fast with a clear message
 
@@ -33,6 +36,15 @@ RETRYABLE: tuple[type[Exception], ...] = (
     pg_errors.DeadlockDetected,
     pg_errors.UniqueViolation,
 )
+
+
+def unavailable(exc: BaseException) -> bool:
+    """Whether a driver error means "cannot reach or cannot commit" (StoreUnavailable), as opposed to a
+    conflict worth retrying at once (RETRYABLE) or a bug: lost or refused connections, pool timeouts,
+    server shutdown, disk full, a read-only server."""
+    if isinstance(exc, RETRYABLE):
+        return False
+    return isinstance(exc, psycopg.OperationalError | psycopg.InterfaceError | pg_errors.ReadOnlySqlTransaction)
 
 
 def normalize_url(url: str) -> str:
@@ -104,13 +116,50 @@ async def connect(url: str) -> Conn:
     return conn
 
 
-def make_pool(url: str, min_size: int, max_size: int) -> AsyncConnectionPool[Conn]:
-    return AsyncConnectionPool(
+# When each pooled connection went back to the pool. A connection idle longer than IDLE_CHECK is
+# checked (one empty query) before it is handed out: after an outage the pool then replaces its dead
+# connections instead of failing one request with each; a busy connection is not checked (no cost on
+# the hot path).
+IDLE_CHECK = 1.0
+_returned: weakref.WeakKeyDictionary[Conn, float] = weakref.WeakKeyDictionary()
+
+
+async def _mark_returned(conn: Conn) -> None:
+    _returned[conn] = time.monotonic()
+
+
+async def _check_idle(conn: Conn) -> None:
+    if time.monotonic() - _returned.get(conn, 0.0) > IDLE_CHECK:
+        await AsyncConnectionPool.check_connection(conn)
+
+
+class _Reconnect(AttemptWithBackoff):
+    """psycopg_pool doubles the delay between reconnection attempts without bound (1, 2, 4, 8 s ...),
+    so after an 8-second outage the pool could wait 8 more seconds before trying again. Capped."""
+
+    MAX_DELAY = 2.0
+
+    def update_delay(self, now: float) -> None:
+        super().update_delay(now)
+        self.delay = min(self.delay, self.MAX_DELAY)
+
+
+class Pool(AsyncConnectionPool[Conn]):
+    async def _add_connection(self, attempt: AttemptWithBackoff | None, growing: bool = False) -> None:
+        await super()._add_connection(attempt or _Reconnect(timeout=self.reconnect_timeout), growing)
+
+
+def make_pool(url: str, min_size: int, max_size: int, wait: float = 30.0) -> AsyncConnectionPool[Conn]:
+    """The pool; a client waits at most `wait` seconds for a connection (PoolTimeout, then 503)."""
+    return Pool(
         url,
         min_size=min_size,
         max_size=max(min_size, max_size),
         kwargs={"autocommit": True, "connect_timeout": CONNECT_TIMEOUT, "application_name": application_name()},
         configure=_configure,
+        check=_check_idle,
+        reset=_mark_returned,
+        timeout=wait,
         open=False,
         name="openengage",
     )
@@ -118,7 +167,10 @@ def make_pool(url: str, min_size: int, max_size: int) -> AsyncConnectionPool[Con
 
 @contextlib.asynccontextmanager
 async def transaction(conn: Conn, isolation: str | None = None) -> AsyncIterator[None]:
-    """BEGIN ... COMMIT on an autocommit connection; ROLLBACK on any error (the connection stays usable)."""
+    """BEGIN ... COMMIT on an autocommit connection; ROLLBACK on any error (the connection stays usable).
+
+    A connection lost while COMMIT is in flight raises CommitUnknown: the server may have committed
+    before the connection broke, and the caller must not say that nothing was stored."""
     await conn.execute("BEGIN ISOLATION LEVEL " + isolation if isolation else "BEGIN")
     try:
         yield
@@ -127,7 +179,12 @@ async def transaction(conn: Conn, isolation: str | None = None) -> AsyncIterator
             with contextlib.suppress(psycopg.Error):
                 await conn.execute("ROLLBACK")
         raise
-    await conn.execute("COMMIT")
+    try:
+        await conn.execute("COMMIT")
+    except psycopg.Error as exc:
+        if exc.sqlstate is None or conn.broken:  # no answer from the server: the outcome is unknown
+            raise CommitUnknown(f"connection to PostgreSQL lost during COMMIT: {one_line(exc)}") from exc
+        raise  # the server answered with an error: the transaction did not commit
 
 
 def backoff(attempt: int) -> float:

@@ -321,3 +321,9 @@ SELECT id FROM dead_letters WHERE account_id = %s ORDER BY id;
 
 -- name: dead_letter_drop
 DELETE FROM dead_letters WHERE account_id = %s AND id = %s;
+
+-- ============================================================ operations (/metrics)
+
+-- name: backlog
+-- Records not yet applied, and when the oldest of them was accepted (ids grow with acceptance time).
+SELECT coalesce(sum(n), 0)::bigint, (SELECT received_at FROM entries ORDER BY id LIMIT 1) FROM entries;

@@ -11,12 +11,13 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import psycopg
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
-from openengage.errors import StoreUnavailable
+from openengage import metrics
+from openengage.errors import CommitUnknown, StoreUnavailable
 from openengage.rules.dates import now_ms
 from openengage.store import migrations
 from openengage.store.admin import Admin
@@ -32,6 +33,7 @@ from openengage.store.postgres.connection import (
     normalize_url,
     one_line,
     redact,
+    unavailable,
     unreachable,
     yoyo_url,
 )
@@ -44,6 +46,12 @@ Q = load_queries("openengage.store.postgres")
 T = TypeVar("T")
 _PACKAGE = "openengage.store.postgres"
 log = logging.getLogger("openengage.store.postgres")
+
+
+def _forget(task: asyncio.Future[Any]) -> None:
+    """Collect the outcome of an abandoned operation, so asyncio does not report it as never retrieved."""
+    if not task.cancelled():
+        task.exception()
 
 
 class PostgresStore(Admin, Reads, DeadLetters):
@@ -59,13 +67,17 @@ class PostgresStore(Admin, Reads, DeadLetters):
     # HTTP on the shared 2-core machine the gain is smaller, 0-15%).
     append_concurrency = 2
 
-    def __init__(self, url: str, pool_min: int = 2, pool_max: int = 10) -> None:
+    def __init__(
+        self, url: str, pool_min: int = 2, pool_max: int = 10, wait: float = 2.0, timeout: float = 10.0
+    ) -> None:
         if not url.startswith(("postgresql://", "postgres://")):
             raise ValueError(f"not a PostgreSQL URL: {url}")
         self.url = url
         self.conninfo = normalize_url(url)
         self.pool_min = pool_min
         self.pool_max = pool_max
+        self.wait = wait  # longest wait for a pooled connection (store_wait)
+        self.timeout = timeout  # longest wait for one whole operation (store_timeout)
         self._pool: AsyncConnectionPool[Conn] | None = None
         self.ex = PostgresExecutor(Q, self._pool_or_raise)
 
@@ -80,7 +92,7 @@ class PostgresStore(Admin, Reads, DeadLetters):
                 f"the PostgreSQL store {redact(self.url)} is not migrated ({len(status.pending_migrations)} "
                 "pending); run `openengage migrate`"
             )
-        pool: AsyncConnectionPool[Conn] = make_pool(self.conninfo, self.pool_min, self.pool_max)
+        pool: AsyncConnectionPool[Conn] = make_pool(self.conninfo, self.pool_min, self.pool_max, self.wait)
         try:
             await pool.open(wait=True, timeout=CONNECT_TIMEOUT * 2)
         except PoolTimeout as exc:
@@ -126,14 +138,47 @@ class PostgresStore(Admin, Reads, DeadLetters):
             raise StoreUnavailable("the PostgreSQL store is not open")
         return self._pool
 
-    async def _with(self, fn: Callable[[Conn], Awaitable[T]]) -> T:
-        async with self._pool_or_raise().connection() as conn:
-            return await fn(conn)
+    async def _with(self, fn: Callable[[Conn], Awaitable[T]], *, commits: bool = False) -> T:
+        """Run `fn` on a pooled connection. Outages become StoreUnavailable within `wait` seconds (no
+        connection to be had) or `timeout` seconds (a connection that stopped answering). On a timeout
+        the operation is left to finish or fail on its own (cancelling a psycopg query waits for the
+        server's reply, which a dead network never sends), so an operation that `commits` may still
+        commit: CommitUnknown then."""
+        pool = self._pool_or_raise()
+
+        async def run() -> T:
+            async with pool.connection() as conn:
+                return await fn(conn)
+
+        task = asyncio.ensure_future(run())
+        try:
+            return await asyncio.wait_for(asyncio.shield(task), self.timeout)
+        except TimeoutError:
+            task.add_done_callback(_forget)
+            metrics.STORE_ERRORS.inc()
+            kind = CommitUnknown if commits else StoreUnavailable
+            raise kind(f"PostgreSQL at {redact(self.url)} did not answer within {self.timeout:g} s") from None
+        except psycopg.Error as exc:
+            if not unavailable(exc):
+                raise
+            metrics.STORE_ERRORS.inc()
+            raise StoreUnavailable(f"PostgreSQL at {redact(self.url)}: {one_line(exc)}") from exc
+        except StoreUnavailable:  # CommitUnknown from transaction()
+            metrics.STORE_ERRORS.inc()
+            raise
 
     # ------------------------------------------------------------ ingest log
 
     async def append(self, batch: Sequence[Submission]) -> list[Outcome]:
-        return await self._with(lambda conn: ingest.append(conn, batch, now_ms()))
+        return await self._with(lambda conn: ingest.append(conn, batch, now_ms()), commits=True)
+
+    async def health(self) -> None:
+        """Raises StoreUnavailable unless a connection answers within the store's waits."""
+
+        async def ping(conn: Conn) -> None:
+            await conn.execute("SELECT 1")
+
+        await self._with(ping)
 
     async def maintain(self, now_ms: int) -> None:
         await self._with(lambda conn: ingest.maintain(conn, now_ms))

@@ -287,3 +287,10 @@ SELECT id FROM dead_letters WHERE account_id = ? ORDER BY id;
 
 -- name: dead_letter_drop
 DELETE FROM dead_letters WHERE account_id = ? AND id = ?;
+
+-- ============================================================ operations (/metrics)
+
+-- name: backlog
+-- Records not yet applied, and when the oldest of them was accepted (read connection: log attached).
+SELECT coalesce(sum(n), 0), min(received_at) FROM log.entries
+WHERE id > (SELECT log_id FROM processor_cursor WHERE id = 1);

@@ -13,6 +13,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import logging
+import os
 import sqlite3
 import threading
 import time
@@ -21,7 +23,8 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
 
-from openengage.errors import StoreUnavailable
+from openengage import metrics
+from openengage.errors import CommitUnknown, StoreUnavailable
 from openengage.store import common, migrations
 from openengage.store.admin import Admin
 from openengage.store.base import Claim, Outcome, StoreStatus, Submission
@@ -34,6 +37,8 @@ from openengage.store.sqlite.executor import SqliteExecutor
 Q = load_queries("openengage.store.sqlite")
 T = TypeVar("T")
 _PACKAGE = "openengage.store.sqlite"
+log = logging.getLogger("openengage.store.sqlite")
+_MIB = 1 << 20
 
 
 CHECKPOINT_SECONDS = 0.2
@@ -54,19 +59,32 @@ def _now() -> int:
     return int(time.time() * 1000)
 
 
+def _commit_error(exc: sqlite3.Error) -> StoreUnavailable:
+    """What a failed commit (COMMIT, or a lone INSERT's implicit one) means for the request. SQLite
+    undoes a commit that fails for room, locks or permissions; an I/O error while writing the WAL may
+    leave the commit record on disk, so its outcome is unknown."""
+    name = getattr(exc, "sqlite_errorname", "")
+    if name.startswith("SQLITE_IOERR"):
+        return CommitUnknown(f"SQLite could not finish a commit: {exc}")
+    return StoreUnavailable(f"SQLite cannot commit: {exc}")
+
+
 class SqliteStore(Admin, Reads, DeadLetters):
     """Administration, reads and most of the dead letters come from store/admin.py, store/reads.py and
     store/dead_letters.py, over `self.ex`."""
 
     processing_lanes = 1  # one writer on the store file: a second lane would only wait for the lock
 
-    def __init__(self, url: str, sync: str = "full") -> None:
+    def __init__(self, url: str, sync: str = "full", min_free_mb: int = 0) -> None:
         if not url.startswith("sqlite:///"):
             raise ValueError(f"not a SQLite URL: {url}")
         self.url = url
         self.path = url.removeprefix("sqlite:///")
         self.log_path = ingest_path(self.path)
         self.sync = "FULL" if sync == "full" else "NORMAL"
+        # Ingest stops below this much free disk, so the processor always has room for the backlog.
+        self.min_free_bytes = min_free_mb * _MIB
+        self._append_failing = False
         self._local = threading.local()
         self._log_writer = ThreadPoolExecutor(1, thread_name_prefix="oe-log")
         self._processor = ThreadPoolExecutor(1, thread_name_prefix="oe-proc")
@@ -128,7 +146,35 @@ class SqliteStore(Admin, Reads, DeadLetters):
                 continue
 
     async def _run(self, pool: ThreadPoolExecutor, fn: Callable[..., T], *args: Any) -> T:
-        return await asyncio.get_running_loop().run_in_executor(pool, fn, *args)
+        try:
+            return await asyncio.get_running_loop().run_in_executor(pool, fn, *args)
+        except sqlite3.OperationalError as exc:  # disk full or failing, read-only, locked too long, gone
+            metrics.STORE_ERRORS.inc()
+            raise StoreUnavailable(f"SQLite store {self.path}: {exc}") from exc
+        except StoreUnavailable:
+            metrics.STORE_ERRORS.inc()
+            raise
+
+    def _free_bytes(self) -> int:
+        st = os.statvfs(os.path.dirname(os.path.abspath(self.log_path)))
+        if st.f_flag & os.ST_RDONLY:
+            return 0
+        return st.f_bavail * st.f_frsize
+
+    def _check_room(self) -> None:
+        """Refuse new data below the free-space floor: what was accepted can then still be applied."""
+        if self.min_free_bytes and (free := self._free_bytes()) < self.min_free_bytes:
+            raise StoreUnavailable(
+                f"{free // _MIB} MiB free on the disk of {self.path}, below the floor of "
+                f"{self.min_free_bytes // _MIB} MiB (min_free_mb): ingest is paused so the processor keeps room"
+            )
+
+    async def health(self) -> None:
+        """Raises StoreUnavailable unless the store can take writes: room on the disk, files readable."""
+        if self._free_bytes() == 0:
+            raise StoreUnavailable(f"the disk of {self.path} is full or read-only")
+        self._check_room()
+        await self.config_version()
 
     # ------------------------------------------------------------ lifecycle
 
@@ -195,6 +241,20 @@ class SqliteStore(Admin, Reads, DeadLetters):
         return await self._run(self._log_writer, self._append, batch)
 
     def _append(self, batch: Sequence[Submission]) -> list[Outcome]:
+        try:
+            outcomes = self._append_batch(batch)
+        except sqlite3.Error as exc:
+            if not self._append_failing:  # the real error, once per streak (not ROLLBACK's, not per batch)
+                log.error("ingest log append failed: %s", exc, extra={"action": "append_failed"})
+            self._append_failing = True
+            raise _commit_error(exc) from exc
+        if self._append_failing:
+            log.info("ingest log appends work again", extra={"action": "append_recovered"})
+            self._append_failing = False
+        return outcomes
+
+    def _append_batch(self, batch: Sequence[Submission]) -> list[Outcome]:
+        self._check_room()
         conn = self._conn("log")
         now = _now()
         window = common.window_of(now)
@@ -237,8 +297,13 @@ class SqliteStore(Admin, Reads, DeadLetters):
             if in_txn:
                 conn.execute("COMMIT")
         except BaseException:
-            if in_txn:
-                conn.execute("ROLLBACK")
+            # After a failed COMMIT SQLite may already have rolled back: ROLLBACK would then fail and
+            # its error would hide the real one.
+            if conn.in_transaction:
+                try:
+                    conn.execute("ROLLBACK")
+                except sqlite3.Error as exc:
+                    log.warning("ROLLBACK after a failed append failed too: %s", exc, extra={"action": "rollback"})
             raise
         return outcomes
 
@@ -275,14 +340,16 @@ class SqliteStore(Admin, Reads, DeadLetters):
         return self._conn("main"), self._conn("log_read")
 
     async def _processing(self, fn: Callable[..., T], *args: Any) -> T:
-        """Run `fn` on the processing thread; errors that mean the store cannot be used become
-        StoreUnavailable, the rest (about the data being written) pass through."""
+        """Run `fn` on the processing thread. Errors that mean the store cannot be used become
+        StoreUnavailable; the rest, about the data being written, pass through for the processor to
+        isolate (not `_run`: it takes every OperationalError for an outage)."""
         try:
-            return await self._run(self._processor, fn, *args)
+            return await asyncio.get_running_loop().run_in_executor(self._processor, fn, *args)
         except Exception as exc:
             mapped = processing.unavailable(exc)
             if mapped is None:
                 raise
+            metrics.STORE_ERRORS.inc()
             raise mapped from exc
 
     # ------------------------------------------------------------ dead letters

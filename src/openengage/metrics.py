@@ -1,0 +1,109 @@
+"""Prometheus metrics: every metric object OpenEngage exports, in one leaf module every layer may import.
+
+`GET /metrics` serves them (api/observe.py). Under `openengage serve` the API workers and the processor
+are separate processes; `serve` gives them one scratch directory in PROMETHEUS_MULTIPROC_DIR before they
+start, prometheus-client then keeps each process's values in a memory-mapped file there, and the
+endpoint sums the files: the figures are the node's totals whichever worker answers. Without that
+variable (tests, `openengage process`) values live in memory.
+
+The backlog gauges (`openengage_processor_pending_records`, `openengage_processor_lag_seconds`) are
+not here: they are facts of the store, read when `/metrics` is scraped (`backlog_families`).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.multiprocess import MultiProcessCollector
+from prometheus_client.registry import REGISTRY, Collector
+
+MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
+
+_LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+_BATCH_BUCKETS = (1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 2000, 5000)
+
+HTTP_REQUESTS = Counter(
+    "openengage_http_requests",
+    "HTTP requests answered, by route template and status code.",
+    ["route", "status"],
+)
+HTTP_DURATION = Histogram(
+    "openengage_http_request_duration_seconds",
+    "Time from the request's arrival at the app to the end of its response, by route template.",
+    ["route"],
+    buckets=_LATENCY_BUCKETS,
+)
+INGEST_RECORDS = Counter(
+    "openengage_ingest_records",
+    "Records durably appended to the ingest log (acknowledged with a 2xx), by API dialect.",
+    ["dialect"],
+)
+INGEST_COMMIT = Histogram(
+    "openengage_ingest_commit_seconds",
+    "Duration of one group commit of the ingest log (one transaction, one fsync).",
+    buckets=_LATENCY_BUCKETS,
+)
+INGEST_BATCH = Histogram(
+    "openengage_ingest_commit_batch_records",
+    "Records carried by one group commit of the ingest log.",
+    buckets=_BATCH_BUCKETS,
+)
+PROCESSED = Counter(
+    "openengage_processed_records",
+    "Records the processor applied (profiles, events, merges) and acknowledged.",
+)
+REJECTIONS = Counter(
+    "openengage_rejections",
+    "Data the processor dropped or truncated (the data-quality log), by reason code.",
+    ["reason"],
+)
+DEAD_LETTERS = Counter(
+    "openengage_dead_letters",
+    "Log entries the processor could not apply and moved to the dead-letter table.",
+)
+STORE_ERRORS = Counter(
+    "openengage_store_errors",
+    "Store operations that failed with a database error (unreachable, cannot commit, timed out).",
+)
+
+
+def multiprocess() -> bool:
+    return bool(os.environ.get(MULTIPROC_ENV))
+
+
+def backlog_families(pending: int, oldest_ms: int | None, now_ms: int) -> list[Metric]:
+    """The processor backlog as gauges, from a store reading taken at scrape time."""
+    pending_gauge = GaugeMetricFamily(
+        "openengage_processor_pending_records", "Records accepted and not yet applied by the processor."
+    )
+    pending_gauge.add_metric([], float(pending))
+    lag = GaugeMetricFamily(
+        "openengage_processor_lag_seconds", "Age of the oldest record not yet applied (0 when nothing is pending)."
+    )
+    lag.add_metric([], max(0.0, (now_ms - oldest_ms) / 1000.0) if oldest_ms is not None else 0.0)
+    return [pending_gauge, lag]
+
+
+class _Fixed(Collector):
+    def __init__(self, families: Iterable[Metric]) -> None:
+        self.families = list(families)
+
+    def collect(self) -> Iterable[Metric]:
+        return self.families
+
+
+def exposition(extra: Iterable[Metric] = ()) -> bytes:
+    """The text format of every metric: this process's (or, under `serve`, every process's summed)
+    values, followed by `extra` families read at scrape time."""
+    if multiprocess():
+        registry = CollectorRegistry()
+        MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+        body = generate_latest(registry)
+    else:
+        body = generate_latest(REGISTRY)
+    more = CollectorRegistry()
+    more.register(_Fixed(extra))
+    return body + generate_latest(more)
