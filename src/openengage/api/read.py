@@ -12,6 +12,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 from urllib.parse import unquote
 
+from starlette.convertors import Convertor, register_url_convertor
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -29,6 +30,21 @@ _PAGE_SIZE = re.compile(r"[0-9]{1,4}")  # ASCII digits only: str.isdigit() also 
 
 Handler = Callable[[Request, Account, str], Awaitable[Response]]
 T = TypeVar("T")
+
+
+class AnyPath(Convertor[str]):
+    """Starlette's `path`, newlines included: an id may hold any character, and `.` stops at a newline."""
+
+    regex = r"[\s\S]*"
+
+    def convert(self, value: str) -> str:
+        return value
+
+    def to_string(self, value: str) -> str:
+        return value
+
+
+register_url_convertor("anypath", AnyPath())
 
 
 def read_route(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
@@ -131,8 +147,8 @@ async def dead_letters(request: Request, account: Account, fmt: str) -> Response
 # User ids may hold any character, "/" included (sent as %2F): one route takes the rest of the path and
 # `user_path` splits it on the raw path (see there).
 routes = [
-    Route(f"{PREFIX}/users/{{rest:path}}", read_route(users), methods=["GET"]),
-    Route(f"{PREFIX}/anonymous-users/{{anonymous_id:path}}", read_route(anonymous_user), methods=["GET"]),
+    Route(f"{PREFIX}/users/{{rest:anypath}}", read_route(users), methods=["GET"]),
+    Route(f"{PREFIX}/anonymous-users/{{anonymous_id:anypath}}", read_route(anonymous_user), methods=["GET"]),
     Route(f"{PREFIX}/stats", read_route(stats), methods=["GET"]),
     Route(f"{PREFIX}/schema", read_route(schema), methods=["GET"]),
     Route(f"{PREFIX}/rejections", read_route(rejections), methods=["GET"]),

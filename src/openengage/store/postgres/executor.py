@@ -14,6 +14,7 @@ from typing import Any, TypeVar
 import psycopg
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
+from openengage import metrics
 from openengage.errors import StoreUnavailable
 from openengage.store.base import Row, Tx
 from openengage.store.postgres.connection import Conn, one_line, transaction
@@ -23,10 +24,14 @@ T = TypeVar("T")
 
 @contextlib.asynccontextmanager
 async def _errors() -> AsyncIterator[None]:
-    """Connection lost, server gone, pool exhausted: the store is unavailable (callers answer 503)."""
+    """Connection lost, server gone, pool exhausted, pool closed: the store is unavailable (503)."""
     try:
         yield
+    except StoreUnavailable:  # the store's own "not open"
+        metrics.STORE_ERRORS.inc()
+        raise
     except (psycopg.OperationalError, PoolTimeout) as exc:
+        metrics.STORE_ERRORS.inc()
         raise StoreUnavailable(f"PostgreSQL is unavailable: {one_line(exc)}") from None
 
 

@@ -19,6 +19,7 @@ from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
+from openengage import metrics
 from openengage.errors import StoreUnavailable
 from openengage.store.base import Row, Tx
 
@@ -27,6 +28,7 @@ T = TypeVar("T")
 
 def _unavailable(exc: sqlite3.OperationalError) -> StoreUnavailable:
     # OperationalError: locked past busy_timeout, disk full, read-only file, I/O error, cannot open.
+    metrics.STORE_ERRORS.inc()
     return StoreUnavailable(f"the SQLite store cannot be used: {exc}")
 
 
