@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import psycopg
@@ -321,5 +321,57 @@ def test_a_claim_holds_its_partition_across_units(pg_url: str) -> None:
             assert (await nodes[0].stats(acc)).pending == 0
         finally:
             await _close(nodes)
+
+    asyncio.run(scenario())
+
+
+def test_a_network_that_stalls_mid_claim_is_an_outage_and_processing_recovers(pg_url: str) -> None:
+    """Bytes stop in the middle of a batch (a partition: nothing errors by itself): within the claim's
+    deadline the processor takes it for an outage (never a dead letter), and the same store, without
+    a restart, applies everything once the network is back."""
+    import time
+
+    from tests.support.proxy import proxy_for
+
+    class Stalling(Planner):
+        def __init__(self, stall: Callable[[], None]) -> None:
+            self.stall = stall
+
+        def plan(self, entries, state):  # type: ignore[no-untyped-def]
+            self.stall()  # the network goes quiet between the batch's load and its write
+            return super().plan(entries, state)
+
+    async def scenario() -> None:
+        async with opened(pg_url) as direct:
+            acc = (await direct.create_account("acme", "o@acme.test")).account_id
+            await direct.append([submission(acc, [event("u", n=i)]) for i in range(10)])
+            with proxy_for(pg_url) as proxy:
+                settings = Settings.from_env({}, database_url=proxy.url(pg_url), pool_min=1, pool_max=2, store_wait=1)
+                store = open_store(settings)
+                await store.open()
+                store.claim_timeout = 1.0  # type: ignore[attr-defined]
+                try:
+                    started = time.monotonic()
+                    with pytest.raises(StoreUnavailable, match="did not answer"):
+                        await asyncio.wait_for(Worker(store, 100, Stalling(proxy.stall)).step(), 30)
+                    assert time.monotonic() - started < 15
+                    assert (await direct.stats(acc)).pending == 10 and await direct.count_dead_letters(acc) == 0
+                    proxy.restore()
+                    worker, stop = Worker(store, 100), asyncio.Event()
+                    task = asyncio.create_task(worker.run(stop, 0.02))
+                    for _ in range(600):
+                        if (await direct.stats(acc)).pending == 0:
+                            break
+                        await asyncio.sleep(0.05)
+                    stop.set()
+                    await task
+                    assert worker.applied == 10 and worker.dead_lettered == 0
+                finally:
+                    await store.close()
+            profile = await direct.profile(acc, "u", "u")
+            assert profile is not None
+            assert sorted(e.data["n"] for e in (await direct.events(acc, profile.id, 100, None)).items) == list(
+                range(10)
+            )
 
     asyncio.run(scenario())

@@ -18,11 +18,12 @@ violation on an identity both created): `Contention`, and the processor tries ag
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 from collections import defaultdict
-from collections.abc import AsyncIterator, Sequence
-from typing import Any
+from collections.abc import AsyncIterator, Awaitable, Sequence
+from typing import Any, TypeVar
 
 import psycopg
 from psycopg_pool import PoolTimeout
@@ -36,6 +37,7 @@ from openengage.store.sql import load_queries
 
 Q = load_queries("openengage.store.postgres")
 log = logging.getLogger("openengage.store.postgres")
+T = TypeVar("T")
 
 # SQLSTATE classes that say the database cannot be used right now, whatever the data: connection
 # exception, insufficient resources (disk full, out of memory, too many connections), operator
@@ -74,14 +76,46 @@ def _text(raw: bytes) -> str:
     return raw.decode()
 
 
+def _forget(task: asyncio.Future[Any]) -> None:
+    """Collect the outcome of an abandoned operation, so asyncio does not report it as never retrieved."""
+    if not task.cancelled():
+        task.exception()
+
+
+class Deadline:
+    """Bounds every operation of a claim. A network that stops carrying bytes never fails by itself, and
+    the processor would wait on it for good; past `seconds` the connection is taken for dead: closed
+    (which also frees its partition once the server notices), and StoreUnavailable raised, so the
+    processor backs off and claims again on a new connection. The abandoned operation is left to
+    fail on its own (cancelling a psycopg query waits for a reply a dead network never sends).
+    Safe for exactly-once: an acknowledgement either committed with its effects or not at all."""
+
+    def __init__(self, conn: Conn, seconds: float) -> None:
+        self.conn = conn
+        self.seconds = seconds
+
+    async def __call__(self, operation: Awaitable[T]) -> T:
+        task = asyncio.ensure_future(operation)
+        try:
+            return await asyncio.wait_for(asyncio.shield(task), self.seconds)
+        except TimeoutError:
+            task.add_done_callback(_forget)
+            await self.conn.close()
+            raise StoreUnavailable(f"PostgreSQL did not answer within {self.seconds:g} s") from None
+
+
 async def pending_partitions(conn: Conn, partitions: int) -> list[int]:
     cur = await conn.execute(Q["partitions_pending"], (partitions,))
     return [int(row[0]) for row in await cur.fetchall()]
 
 
-async def claim(conn: Conn, partitions: int, max_records: int) -> PostgresClaim | None:
+async def claim(conn: Conn, partitions: int, max_records: int, deadline: Deadline) -> PostgresClaim | None:
     """Lock the oldest pending partition no one else holds and read its oldest entries (the first
     transaction stays open); None when every pending partition is taken or nothing is pending."""
+    return await deadline(_claim(conn, partitions, max_records, deadline))
+
+
+async def _claim(conn: Conn, partitions: int, max_records: int, deadline: Deadline) -> PostgresClaim | None:
     for part in await pending_partitions(conn, partitions):
         cur = await conn.execute(Q["partition_try_lock"], (LOCK_PARTITION, part))
         row = await cur.fetchone()
@@ -93,7 +127,7 @@ async def claim(conn: Conn, partitions: int, max_records: int) -> PostgresClaim 
             await _rollback_and_unlock(conn, part)
             raise
         if entries:
-            return PostgresClaim(conn, part, entries)
+            return PostgresClaim(conn, part, entries, deadline)
         await _unlock(conn, part)  # another node emptied it between the listing and the lock
     return None
 
@@ -136,12 +170,14 @@ async def _rollback_and_unlock(conn: Conn, part: int) -> None:
 
 
 class PostgresClaim:
-    """A Claim on PostgreSQL (see store/base.py): one pooled connection holding one partition."""
+    """A Claim on PostgreSQL (see store/base.py): one pooled connection holding one partition; every
+    operation within the `deadline`."""
 
-    def __init__(self, conn: Conn, part: int, entries: list[QueuedEntry]) -> None:
+    def __init__(self, conn: Conn, part: int, entries: list[QueuedEntry], deadline: Deadline) -> None:
         self._conn = conn
         self._part = part
         self._entries = entries
+        self._deadline = deadline
         self._open = True  # claim() left the first transaction open
 
     @property
@@ -160,51 +196,57 @@ class PostgresClaim:
 
     async def load(self, needs: Needs) -> State:
         async with store_errors():
-            await self._begin()
-            return await _load(self._conn, needs)
+            await self._deadline(self._begin())
+            return await self._deadline(_load(self._conn, needs))
 
     async def write(self, effects: Effects) -> None:
         async with store_errors():
-            await self._begin()
-            await _write(self._conn, effects, self._part, now_ms())
+            await self._deadline(self._begin())
+            await self._deadline(_write(self._conn, effects, self._part, now_ms()))
 
     async def ack(self, count: int) -> None:
-        done = self._entries[:count]
         async with store_errors():
-            await self._begin()
-            await self._conn.execute(Q["ack_entries"], ([e.id for e in done],))
-            retried = [(e.retry_of, e.account_id) for e in done if e.retry_of is not None]
-            await _executemany(self._conn, Q["dead_letter_resolve"], retried)
-            await self._commit(count)
+            await self._deadline(self._ack(count))
+
+    async def _ack(self, count: int) -> None:
+        done = self._entries[:count]
+        await self._begin()
+        await self._conn.execute(Q["ack_entries"], ([e.id for e in done],))
+        retried = [(e.retry_of, e.account_id) for e in done if e.retry_of is not None]
+        await _executemany(self._conn, Q["dead_letter_resolve"], retried)
+        await self._commit(count)
 
     async def rollback(self) -> None:
         if self._open:
             self._open = False
             async with store_errors():
-                await self._conn.execute("ROLLBACK")
+                await self._deadline(self._conn.execute("ROLLBACK"))
 
     async def dead_letter(self, error: str, message: str) -> None:
-        entry = self._entries[0]
         await self.rollback()
         async with store_errors():
-            await self._begin()
-            updated = 0
-            if entry.retry_of is not None:  # failed again: its dead letter gets the new error
-                params = (entry.id, error, message, now_ms(), entry.retry_of, entry.account_id)
-                updated = (await self._conn.execute(Q["dead_letter_again"], params)).rowcount
-            if updated == 0:
-                await self._conn.execute(
-                    Q["dead_letter_insert"],
-                    (entry.account_id, entry.id, entry.received_at, entry.records, entry.payload, error, message,
-                     now_ms()),
-                )  # fmt: skip
-            await self._conn.execute(Q["ack_entries"], ([entry.id],))
-            await self._commit(1)
+            await self._deadline(self._dead_letter(error, message))
+
+    async def _dead_letter(self, error: str, message: str) -> None:
+        entry = self._entries[0]
+        await self._begin()
+        updated = 0
+        if entry.retry_of is not None:  # failed again: its dead letter gets the new error
+            params = (entry.id, error, message, now_ms(), entry.retry_of, entry.account_id)
+            updated = (await self._conn.execute(Q["dead_letter_again"], params)).rowcount
+        if updated == 0:
+            await self._conn.execute(
+                Q["dead_letter_insert"],
+                (entry.account_id, entry.id, entry.received_at, entry.records, entry.payload, error, message,
+                 now_ms()),
+            )  # fmt: skip
+        await self._conn.execute(Q["ack_entries"], ([entry.id],))
+        await self._commit(1)
 
     async def release(self) -> None:
         """End the claim: roll back what was not acknowledged and free the partition."""
         self._open = False
-        await _rollback_and_unlock(self._conn, self._part)
+        await self._deadline(_rollback_and_unlock(self._conn, self._part))
 
 
 async def _load(conn: Conn, needs: Needs) -> State:

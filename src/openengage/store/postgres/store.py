@@ -78,6 +78,9 @@ class PostgresStore(Admin, Reads, DeadLetters):
         self.pool_max = pool_max
         self.wait = wait  # longest wait for a pooled connection (store_wait)
         self.timeout = timeout  # longest wait for one whole operation (store_timeout)
+        # Longest wait for one operation of a processing claim (a batch's load, write or commit is bigger
+        # than a request's): past it the connection is taken for dead (processing.Deadline).
+        self.claim_timeout = max(30.0, 3 * timeout)
         self._pool: AsyncConnectionPool[Conn] | None = None
         self.ex = PostgresExecutor(Q, self._pool_or_raise)
 
@@ -188,7 +191,8 @@ class PostgresStore(Admin, Reads, DeadLetters):
     @contextlib.asynccontextmanager
     async def claim(self, max_records: int) -> AsyncIterator[Claim | None]:
         async with processing.store_errors(), self._pool_or_raise().connection() as conn:
-            claim = await processing.claim(conn, PARTITIONS, max_records)
+            deadline = processing.Deadline(conn, self.claim_timeout)
+            claim = await processing.claim(conn, PARTITIONS, max_records, deadline)
             if claim is None:
                 yield None
                 return
