@@ -424,3 +424,21 @@ def test_cli_errors_are_one_line(api: Harness, args: tuple[str, ...], message: s
     result = CliRunner().invoke(main, ["dead-letters", *args, "--database-url", api.settings.database_url])
     assert result.exit_code == 1 and message in result.output, result.output
     assert len(result.output.strip().splitlines()) == 1 and "Traceback" not in result.output
+
+
+def test_metrics_count_dead_letters_applied_records_and_rejections(api: Harness) -> None:
+    from tests.api.test_operations import scrape, value
+
+    before = scrape(api)
+    acc = api.creds.account_id
+    bad_name = UserRecord(user_id="u", attributes={"we_reserved": 1, "ok": 1})
+    append(api, (acc, [event("u", 1), bad_name]), (acc, [event("u", 2, "poison")]), (acc, [event("u", 3)]))
+    assert api.call(drain, api.store, 2000, PoisonPlanner()) == 3
+    after = scrape(api)
+
+    def grew(name: str, **labels: str) -> float:
+        return value(after, name, **labels) - value(before, name, **labels)
+
+    assert grew("openengage_dead_letters_total") == 1
+    assert grew("openengage_processed_records_total") == 3
+    assert grew("openengage_rejections_total", reason="reserved_prefix") == 1
