@@ -37,6 +37,7 @@ MAINTAIN_EVERY = 5.0
 UNAVAILABLE_FIRST = 0.1  # seconds before the first retry when the store is unavailable; doubles
 UNAVAILABLE_MAX = 5.0
 CONTENTION_MAX = 0.5
+CONTENTION_WARN = 20  # conflicts in a row before each warning
 BUG_DELAY = 0.5  # an error outside any unit of work (a bug, or the claim itself failing oddly)
 MESSAGE_MAX = 2000  # characters of an error message kept with a dead letter
 
@@ -174,8 +175,15 @@ class Worker:
         while not stop.is_set():
             try:
                 n = await self.step()
-            except Contention:
+            except Contention as exc:
                 contention += 1
+                if contention % CONTENTION_WARN == 0:  # retried for good, but never silently
+                    log.warning(
+                        "claims keep conflicting with another processor (%d in a row): %s",
+                        contention,
+                        exc,
+                        extra={"action": "processor_contention"},
+                    )
                 await asyncio.sleep(contention_pause(contention))
                 continue
             except StoreUnavailable as exc:
