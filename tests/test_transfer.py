@@ -239,6 +239,18 @@ def test_export_imports_back_into_another_account(api: Harness, tmp_path: Path, 
     assert _snapshot(api, other["license_code"], other["api_key"]) == _snapshot(api, api.lc, api.creds.api_key)
 
 
+def test_export_writes_instants_a_number_would_misread_as_text() -> None:
+    from openengage.store.base import Event
+    from openengage.transfer.exporter import event_time
+
+    def at(ms: int) -> Event:
+        return Event(1, "u", None, "e", ms, None, {}, {}, 0)
+
+    assert event_time(at(1_700_000_000_123)) == 1_700_000_000_123
+    assert event_time(at(86_400_500)) == "1970-01-02T00:00:00.500+0000"  # as a number: 86,400,500 seconds
+    assert event_time(at(-86_400_000)) == "1969-12-31T00:00:00.000+0000"
+
+
 def test_export_csv_types_its_columns_from_the_schema(api: Harness, tmp_path: Path) -> None:
     _seed_account(api)
     result = invoke(api, "export", api.lc, "--kind", "users", "--format", "csv")

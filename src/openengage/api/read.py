@@ -53,6 +53,10 @@ def read_route(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
         try:
             fmt = response_format(request)
             account = await authenticate(request, fmt)
+            if "\x00" in request.scope["path"]:  # no id holds NUL (the edge refuses it), and PostgreSQL
+                return we.error(404, "Error: no such resource.", fmt)  # text cannot even be compared to one
+            if any("\x00" in v for v in request.query_params.values()):
+                return we.error(400, "Error: query parameters cannot contain the NUL character.", fmt)
             return await handler(request, account, fmt)
         except Refused as refused:
             return refused.response

@@ -22,6 +22,7 @@ from typing import Any
 
 import msgspec
 
+from openengage.rules.dates import epoch_to_ms, format_ms
 from openengage.store.base import Event, Profile, Store
 from openengage.transfer.rows import EVENT_FIELDS, USER_BOOLEAN_FIELDS, USER_FIELDS
 
@@ -42,9 +43,15 @@ assert set(USER_COLUMNS) == _WEBENGAGE_FIELDS and set(EVENT_COLUMNS) == EVENT_FI
 
 
 def event_time(event: Event) -> str | int:
-    """The time as sent when sent as text, else the stored instant in epoch milliseconds: an import
-    stores exactly what was stored here."""
-    return event.time_text if event.time_text is not None else event.time_ms
+    """The time as sent when sent as text, else the stored instant in epoch milliseconds, so an import
+    stores exactly what is stored here. Below 10^11 (1966-10 to 1973-03) a number reads as seconds: those
+    instants are written as text with milliseconds (same instant; the read API then shows that text)."""
+    if event.time_text is not None:
+        return event.time_text
+    if epoch_to_ms(event.time_ms) == event.time_ms:
+        return event.time_ms
+    text = format_ms(event.time_ms)
+    return f"{text[:19]}.{event.time_ms % 1000:03d}{text[19:]}"
 
 
 def user_bodies(profile: Profile) -> list[dict[str, Any]]:
