@@ -44,11 +44,13 @@ MESSAGE_MAX = 2000  # characters of an error message kept with a dead letter
 
 def contention_pause(attempt: int) -> float:
     """Seconds before retry `attempt` (1, 2, ...): short, jittered, so contenders spread out."""
-    return float(min(CONTENTION_MAX, 0.005 * (2**attempt)) * (0.5 + random.random()))
+    return float(min(CONTENTION_MAX, 0.005 * 2 ** min(attempt, 20)) * (0.5 + random.random()))
 
 
 def unavailable_pause(attempt: int) -> float:
-    return float(min(UNAVAILABLE_MAX, UNAVAILABLE_FIRST * (2 ** (attempt - 1))))
+    """Seconds before retry `attempt` while the store is unavailable: 0.1, 0.2, ... up to 5 (never
+    overflows: retries go on for as long as the outage lasts)."""
+    return float(min(UNAVAILABLE_MAX, UNAVAILABLE_FIRST * 2 ** min(attempt - 1, 20)))
 
 
 def describe(exc: BaseException) -> tuple[str, str]:
