@@ -20,7 +20,7 @@ from openengage import metrics
 from openengage.errors import CommitUnknown, StoreUnavailable
 from openengage.rules.dates import now_ms
 from openengage.store import migrations
-from openengage.store.admin import Admin
+from openengage.store.access import Access
 from openengage.store.base import Claim, Outcome, StoreStatus, Submission
 from openengage.store.dead_letters import DeadLetters
 from openengage.store.postgres import dead_letters, ingest, processing
@@ -54,9 +54,9 @@ def _forget(task: asyncio.Future[Any]) -> None:
         task.exception()
 
 
-class PostgresStore(Admin, Reads, DeadLetters):
-    """Administration, reads and most of the dead letters come from store/admin.py, store/reads.py and
-    store/dead_letters.py, over `self.ex`."""
+class PostgresStore(Access, Reads, DeadLetters):
+    """Administration, reads, dashboard access and most of the dead letters come from store/admin.py,
+    store/reads.py, store/access.py and store/dead_letters.py, over `self.ex`."""
 
     # The processor runs two claims at once, on separate connections: while one lane waits on
     # PostgreSQL the other plans, so a node's processor keeps its core busy.

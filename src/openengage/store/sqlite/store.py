@@ -26,7 +26,7 @@ from typing import Any, TypeVar
 from openengage import metrics
 from openengage.errors import CommitUnknown, StoreUnavailable
 from openengage.store import common, migrations
-from openengage.store.admin import Admin
+from openengage.store.access import Access
 from openengage.store.base import Claim, Outcome, StoreStatus, Submission
 from openengage.store.dead_letters import DeadLetters
 from openengage.store.reads import Reads
@@ -69,9 +69,9 @@ def _commit_error(exc: sqlite3.Error) -> StoreUnavailable:
     return StoreUnavailable(f"SQLite cannot commit: {exc}")
 
 
-class SqliteStore(Admin, Reads, DeadLetters):
-    """Administration, reads and most of the dead letters come from store/admin.py, store/reads.py and
-    store/dead_letters.py, over `self.ex`."""
+class SqliteStore(Access, Reads, DeadLetters):
+    """Administration, reads, dashboard access and most of the dead letters come from store/admin.py,
+    store/reads.py, store/access.py and store/dead_letters.py, over `self.ex`."""
 
     processing_lanes = 1  # one writer on the store file: a second lane would only wait for the lock
 
