@@ -21,6 +21,7 @@ from openengage.api.auth import AuthCache
 from openengage.api.observe import HEALTHZ, METRICS, Observe, healthz, metrics_endpoint
 from openengage.api.services import Services
 from openengage.api.unavailable import store_unavailable
+from openengage.dashboard import Dashboard
 from openengage.errors import StoreUnavailable
 from openengage.lifecycle import tune_gc
 from openengage.operations import ApiRoute
@@ -65,6 +66,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     """The application. Without settings they are read from OPENENGAGE_*."""
     if settings is None:
         settings = Settings.from_env()
+    dashboard = Dashboard(settings)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[dict[str, Any]]:
@@ -78,10 +80,12 @@ def create_app(settings: Settings | None = None) -> Starlette:
         auth = AuthCache(store)
         await auth.start()
         app.state.services = Services(settings, store, committer, auth)
+        await dashboard.start(store)
         tune_gc()
         try:
             yield {}
         finally:
+            await dashboard.stop()
             await auth.stop()
             await committer.stop()
             await store.close()
@@ -93,6 +97,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     routes += read.routes
     routes.append(ApiRoute("/metrics", metrics_endpoint, methods=["GET"], operations=METRICS))
     routes.append(ApiRoute(openapi.PATH, openapi.endpoint, methods=["GET"], operations=openapi.OPERATION))
+    routes += dashboard.routes()  # GET / redirects to /dashboard/; everything else under /dashboard/
     return App(
         routes=routes,
         lifespan=lifespan,

@@ -41,7 +41,10 @@ def route_operations(routes: list[BaseRoute], prefix: str = "") -> set[tuple[str
     found: set[tuple[str, str]] = set()
     for route in routes:
         if isinstance(route, Mount):
-            found |= route_operations(route.routes, prefix + route.path)
+            if route.routes:
+                found |= route_operations(route.routes, prefix + route.path)
+            elif not openapi.documented_elsewhere(prefix + route.path):  # an app the walk cannot see into
+                found.add(("*", prefix + route.path))
         elif isinstance(route, Route):
             path = prefix + route.path
             if not openapi.documented_elsewhere(path):

@@ -1,4 +1,4 @@
-"""OpenEngage's read API: profiles, events, stats, schema, rejections, merges.
+"""OpenEngage's read API: profiles, events, stats, schema, rejections, merges, dead letters.
 
 Same Bearer key and permissions as the WebEngage ingest endpoints, same response container. Every
 query is scoped to the account of the license code in the path. The store returns typed rows; the
@@ -121,7 +121,9 @@ async def anonymous_user(request: Request, account: Account, fmt: str) -> Respon
 
 
 async def stats(request: Request, account: Account, fmt: str) -> Response:
-    return we.success(shapes.stats_doc(await services(request).store.stats(account.id)), fmt)
+    store = services(request).store
+    doc = shapes.stats_doc(await store.stats(account.id))
+    return we.success(doc | {"deadLetters": await store.count_dead_letters(account.id)}, fmt)
 
 
 async def schema(request: Request, account: Account, fmt: str) -> Response:
@@ -139,6 +141,12 @@ async def merges(request: Request, account: Account, fmt: str) -> Response:
     limit, cursor = page_args(request, fmt)
     page = await services(request).store.merges(account.id, limit, cursor)
     return we.success(listing("merges", page, shapes.merge_doc), fmt)
+
+
+async def dead_letters(request: Request, account: Account, fmt: str) -> Response:
+    limit, cursor = page_args(request, fmt)
+    page = await services(request).store.dead_letters(account.id, limit, cursor)
+    return we.success(listing("deadLetters", page, shapes.dead_letter_doc), fmt)
 
 
 # ---------------------------------------------------------------- routes and their documentation
@@ -246,5 +254,17 @@ routes = [
         read_route(merges),
         methods=["GET"],
         operations=read_doc("readMerges", "The merge ledger", shapes.MergesPage, LIMIT, CURSOR),
+    ),
+    ApiRoute(
+        f"{PREFIX}/dead-letters",
+        read_route(dead_letters),
+        methods=["GET"],
+        operations=read_doc(
+            "readDeadLetters",
+            "Log entries the processor could not apply, with their error",
+            shapes.DeadLettersPage,
+            LIMIT,
+            CURSOR,
+        ),
     ),
 ]

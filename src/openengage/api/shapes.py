@@ -13,7 +13,7 @@ import msgspec
 from msgspec import UNSET, UnsetType
 
 from openengage.rules.dates import format_ms
-from openengage.store.base import AuditEntry, Event, Merge, Profile, Rejection, SchemaAttribute, Stats
+from openengage.store.base import AuditEntry, DeadLetter, Event, Merge, Profile, Rejection, SchemaAttribute, Stats
 
 
 def _time(ms: int | None) -> str | None:
@@ -108,6 +108,27 @@ def audit_doc(a: AuditEntry) -> dict[str, Any]:
     }
 
 
+def dead_letter_doc(letter: DeadLetter) -> dict[str, Any]:
+    """A dead letter (the read API's `/dead-letters`, the CLI's `dead-letters list --json`); `payload` is
+    the entry's records in OpenEngage's own record format, or their raw text when not even JSON."""
+    try:
+        payload: Any = msgspec.json.decode(letter.payload)
+    except (msgspec.DecodeError, RecursionError):
+        payload = letter.payload.decode("utf-8", "replace")
+    return {
+        "id": letter.id,
+        "logId": letter.log_id,
+        "error": letter.error,
+        "message": letter.message,
+        "records": letter.records,
+        "attempts": letter.attempts,
+        "requeued": letter.requeued,
+        "receivedAt": format_ms(letter.received_at),
+        "failedAt": format_ms(letter.failed_at),
+        "payload": payload,
+    }
+
+
 # ---------------------------------------------------------------- the documents above, for GET /openapi.json
 
 
@@ -170,12 +191,13 @@ class EventsPage(msgspec.Struct):
 
 
 class StatsDoc(msgspec.Struct):
-    """Counts of the account's data; `pending`: accepted, not processed yet."""
+    """Counts of the account's data; `pending`: accepted, not processed yet; `deadLetters`: not applicable."""
 
     users: int
     anonymousUsers: int
     events: int
     pending: int
+    deadLetters: int
 
 
 class SchemaEntry(msgspec.Struct):
@@ -230,4 +252,26 @@ class MergesPage(msgspec.Struct):
     """Merges, newest first."""
 
     merges: list[MergeDoc]
+    next: _NEXT
+
+
+class DeadLetterDoc(msgspec.Struct, kw_only=True):
+    """A log entry the processor could not apply, kept to retry or drop (`openengage dead-letters`)."""
+
+    id: int
+    logId: int
+    error: Annotated[str, msgspec.Meta(description="The exception's type.")]
+    message: str
+    records: int
+    attempts: int
+    requeued: Annotated[bool, msgspec.Meta(description="A retry is in the ingest log, not applied yet.")]
+    receivedAt: str
+    failedAt: str
+    payload: Annotated[Any, msgspec.Meta(description="The entry's records (OpenEngage's record format).")]
+
+
+class DeadLettersPage(msgspec.Struct):
+    """Dead letters, newest first."""
+
+    deadLetters: list[DeadLetterDoc]
     next: _NEXT

@@ -54,7 +54,7 @@ SELECT pg_advisory_unlock(%s, %s);
 SELECT id, n FROM entries WHERE partition = %s ORDER BY id LIMIT %s;
 
 -- name: claim_entries
-SELECT id, account_id, received_at, n, payload FROM entries WHERE partition = %s AND id <= %s ORDER BY id;
+SELECT id, account_id, received_at, n, payload, retry_of FROM entries WHERE partition = %s AND id <= %s ORDER BY id;
 
 -- name: ack_entries
 DELETE FROM entries WHERE id = ANY(%s);
@@ -233,7 +233,7 @@ INSERT INTO api_keys (member_id, account_id, key_hash, hint, created_at) VALUES 
 UPDATE api_keys SET revoked_at = %s, revoked_reason = %s WHERE member_id = %s AND revoked_at IS NULL;
 
 -- name: keys_of
-SELECT m.email, k.hint, k.created_at, k.revoked_at, k.revoked_reason
+SELECT m.email, k.hint, k.created_at, k.revoked_at, k.revoked_reason, k.last_used_at
 FROM api_keys k JOIN members m ON m.id = k.member_id WHERE k.account_id = %s ORDER BY k.id;
 
 -- name: principal
@@ -278,6 +278,130 @@ ORDER BY id DESC LIMIT %s;
 -- name: merges_page
 SELECT id, from_profile, into_profile, anonymous_id, merged_user, user_id, kind, log_id, at
 FROM merges WHERE account_id = %s AND id < %s ORDER BY id DESC LIMIT %s;
+
+-- ============================================================ dashboard access (store/access.py)
+
+-- name: dashboard_secret_get
+SELECT secret FROM dashboard_secret WHERE id = 1;
+
+-- name: dashboard_secret_put
+INSERT INTO dashboard_secret (id, secret) VALUES (1, %s) ON CONFLICT (id) DO NOTHING;
+
+-- name: member_password_put
+UPDATE members SET password_hash = %s WHERE id = %s;
+
+-- name: logins_of
+SELECT id, account_id, password_hash FROM members WHERE email = %s AND password_hash IS NOT NULL ORDER BY id;
+
+-- name: login_link_insert
+INSERT INTO login_links (token_hash, member_id, created_at, expires_at) VALUES (%s, %s, %s, %s);
+
+-- name: login_links_prune
+DELETE FROM login_links WHERE expires_at < %s;
+
+-- name: login_links_forget
+DELETE FROM login_links WHERE member_id = %s;
+
+-- name: login_link_use
+-- (now, token hash, now): marks the link used and returns its member, only if it was valid and unused.
+UPDATE login_links SET used_at = %s WHERE token_hash = %s AND used_at IS NULL AND expires_at > %s RETURNING member_id;
+
+-- name: member_email
+SELECT id, email FROM members WHERE id = %s;
+
+-- name: session_insert
+INSERT INTO sessions (token_hash, email, created_at, expires_at) VALUES (%s, %s, %s, %s) RETURNING id;
+
+-- name: session_member_insert
+INSERT INTO session_members (session_id, member_id) VALUES (%s, %s) ON CONFLICT DO NOTHING;
+
+-- name: session_get
+SELECT id, email, expires_at FROM sessions WHERE token_hash = %s AND expires_at > %s;
+
+-- name: session_memberships
+-- A session's accounts and the members it acts as (member columns as member_get, then the account's).
+SELECT m.id, m.account_id, m.email, m.role, m.permissions,
+       EXISTS (SELECT 1 FROM api_keys k WHERE k.member_id = m.id AND k.revoked_at IS NULL), m.owner,
+       a.name, a.license_code, a.app_id
+FROM session_members s JOIN members m ON m.id = s.member_id JOIN accounts a ON a.id = m.account_id
+WHERE s.session_id = %s ORDER BY a.id;
+
+-- name: session_members_end
+DELETE FROM session_members WHERE session_id IN (SELECT id FROM sessions WHERE token_hash = %s);
+
+-- name: session_end
+DELETE FROM sessions WHERE token_hash = %s;
+
+-- name: session_members_forget
+DELETE FROM session_members WHERE member_id = %s;
+
+-- name: sessions_prune_members
+DELETE FROM session_members WHERE session_id IN (SELECT id FROM sessions WHERE expires_at <= %s);
+
+-- name: sessions_prune
+DELETE FROM sessions WHERE expires_at <= %s;
+
+-- name: sign_in_failures_count
+SELECT count(*) FROM sign_in_failures WHERE subject = %s AND at > %s;
+
+-- name: sign_in_failure_insert
+INSERT INTO sign_in_failures (subject, at) VALUES (%s, %s);
+
+-- name: sign_in_failures_prune
+DELETE FROM sign_in_failures WHERE at < %s;
+
+-- name: sign_in_failures_clear
+DELETE FROM sign_in_failures WHERE subject = %s;
+
+-- name: key_used
+-- (at, key hash, at): a later use only; flushes from several nodes may arrive in any order.
+UPDATE api_keys SET last_used_at = %s WHERE key_hash = %s AND (last_used_at IS NULL OR last_used_at < %s);
+
+-- name: minutes_since
+SELECT minute, accepted, processed FROM minute_counts WHERE account_id = %s AND minute >= %s ORDER BY minute;
+
+-- ============================================================ dead letters
+
+-- name: dead_letter_insert
+INSERT INTO dead_letters (account_id, log_id, received_at, records, payload, error, message, failed_at, attempts)
+VALUES (%s, %s, %s, %s, %s, %s, %s, %s, 1);
+
+-- name: dead_letter_again
+-- A re-queued entry failed again: its dead letter takes the new error.
+UPDATE dead_letters SET log_id = %s, error = %s, message = %s, failed_at = %s, attempts = attempts + 1
+WHERE id = %s AND account_id = %s;
+
+-- name: dead_letter_resolve
+DELETE FROM dead_letters WHERE id = %s AND account_id = %s;
+
+-- name: dead_letters_page
+-- `requeued` when a copy waits in the ingest log.
+SELECT d.id, d.account_id, d.log_id, d.received_at, d.records, d.payload, d.error, d.message, d.failed_at,
+       d.attempts, EXISTS (SELECT 1 FROM entries e WHERE e.retry_of = d.id)
+FROM dead_letters d WHERE d.account_id = %s AND d.id < %s ORDER BY d.id DESC LIMIT %s;
+
+-- name: dead_letters_count
+SELECT count(*) FROM dead_letters WHERE account_id = %s;
+
+-- name: dead_letters_pick
+-- The dead letters of an account with the given ids, or all of them when the array is null; locked,
+-- so a concurrent retry or drop of the same ones waits for this transaction.
+SELECT id, received_at, records, payload FROM dead_letters
+WHERE account_id = %(account)s AND (%(ids)s::bigint[] IS NULL OR id = ANY(%(ids)s::bigint[]))
+ORDER BY id FOR UPDATE;
+
+-- name: dead_letters_queued
+-- Of the given dead letters, those with a copy waiting in the ingest log.
+SELECT DISTINCT retry_of FROM entries WHERE retry_of = ANY(%s::bigint[]);
+
+-- name: dead_letter_requeue
+INSERT INTO entries (account_id, partition, received_at, n, payload, retry_of) VALUES (%s, %s, %s, %s, %s, %s);
+
+-- name: dead_letters_of
+SELECT id FROM dead_letters WHERE account_id = %s ORDER BY id;
+
+-- name: dead_letter_drop
+DELETE FROM dead_letters WHERE account_id = %s AND id = %s;
 
 -- ============================================================ operations (/metrics)
 
