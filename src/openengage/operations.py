@@ -13,7 +13,6 @@ This is a leaf: every part that serves HTTP (api, dashboard, messaging) may decl
 from __future__ import annotations
 
 import dataclasses
-import re
 from collections.abc import Callable, Sequence
 from typing import Annotated, Any, Literal
 
@@ -34,8 +33,20 @@ def described(type_: Any, description: str, **constraints: Any) -> Any:
 
 
 def anycase(*words: str) -> str:
-    """A regex matching any of `words` in any letter case (JSON Schema patterns take no flags)."""
-    return "|".join("".join(f"[{c.upper()}{c.lower()}]" if c.isalpha() else re.escape(c) for c in w) for w in words)
+    """A regex matching any of `words` in any letter case (JSON Schema patterns take no flags).
+
+    Only the characters special in both Python's and ECMA-262's syntax are escaped (ECMA's unicode mode
+    refuses needless escapes such as `\\-`)."""
+
+    def char(c: str) -> str:
+        if c.isalpha():
+            return f"[{c.upper()}{c.lower()}]"
+        return "\\" + c if c in _SPECIAL else c
+
+    return "|".join("".join(char(c) for c in word) for word in words)
+
+
+_SPECIAL = frozenset("\\^$.|?*+()[]{}")
 
 
 class _NoExample:

@@ -15,12 +15,15 @@ import pytest
 import schemathesis
 from starlette.routing import BaseRoute, Match, Mount, Route
 
-from openengage.api import openapi
+from openengage.api import openapi, shapes
 from openengage.api import webengage_schema as we_schema
 from openengage.app import create_app
 from openengage.operations import ApiRoute, Operation, Param, Reply
 from openengage.settings import Settings
+from tests.support import moengage_fixtures as moe_fixtures
+from tests.support import seeds
 from tests.support.harness import Harness
+from tests.support.moengage_fixtures import Moe
 
 SAMPLE = "sample"
 
@@ -277,3 +280,56 @@ def test_store_unavailable_conforms(sqlite_url: str, document: dict[str, Any]) -
         response = api.client.post(f"/v1/customer/{api.creds.app_id}", json={"customer_id": "u1"}, headers=api.basic())
         conforms(document, "POST", CUSTOMER, response, 503)
         conforms(document, "GET", "/healthz", api.client.get("/healthz"), 503)
+
+
+# ---------------------------------------------------------------- success documents, from rich data
+
+
+def test_read_documents_conform(api: Harness, document: dict[str, Any]) -> None:
+    """Every read document, of profiles written through both dialects with every kind of field, is documented."""
+    assert api.post("/users", seeds.USER).status_code == 201
+    assert api.post("/users", {"userId": "johndoe", "anonymousId": "anon-1", "rcsOptIn": True}).status_code == 201
+    assert api.post("/events", {**seeds.EVENT, "eventTime": 1704067200}).status_code == 201
+    assert api.post("/users", {"userId": "johndoe", "attributes": {"Age": 31, "we_x": 1, "x" * 60: 1}}).status_code
+    moe = Moe(api)
+    rich = {"gender": "f", "birthday": "1990-01-02", "moe_unsubscribe": True, "mobile": 5511}
+    for response in (
+        moe.customer(moe_fixtures.SEED_USER),
+        moe.customer({"customer_id": "USERID1234", "attributes": rich}),
+        moe.device({**moe_fixtures.DEVICE, "customer_id": "USERID1234"}),
+        moe.event({**moe_fixtures.EVENT_EPOCH_SECONDS, "customer_id": "USERID1234", "device_id": "d1"}),
+        moe.customer({"customer_id": "other"}),
+    ):
+        assert response.status_code == 200, response.text
+    api.drain()
+    assert moe.merge({"merge_data": [{"merged_user": "other", "retained_user": "USERID1234"}]}).status_code == 200
+    api.drain()
+    prefix = "/v1/accounts/{license_code}"
+    for path, url, params in (
+        (f"{prefix}/users/{{user_id}}", "/users/johndoe", {}),
+        (f"{prefix}/users/{{user_id}}", "/users/USERID1234", {}),
+        (f"{prefix}/users/{{user_id}}/events", "/users/johndoe/events", {"limit": "1"}),
+        (f"{prefix}/users/{{user_id}}/events", "/users/USERID1234/events", {}),
+        (f"{prefix}/anonymous-users/{{anonymous_id}}", "/anonymous-users/anon-1", {}),
+        (f"{prefix}/stats", "/stats", {}),
+        (f"{prefix}/schema", "/schema", {}),
+        (f"{prefix}/rejections", "/rejections", {"limit": "2"}),
+        (f"{prefix}/merges", "/merges", {}),
+        (f"{prefix}/dead-letters", "/dead-letters", {}),
+    ):
+        response = api.get(url, params=params)
+        conforms(document, "GET", path, response, 200)
+    profile = api.profile("USERID1234")
+    assert profile["devices"] and profile["platforms"] and profile["gender"] == "female"  # the rich fields were there
+    assert api.data("/rejections")["rejections"] and api.data("/merges")["merges"]
+
+
+def test_dead_letter_documents_conform() -> None:
+    """A dead letter's document, with records or a payload that is not even JSON, is its documented type."""
+    from openengage.store.base import DeadLetter
+
+    for payload in (b'[{"kind":"user"}]', b"\xff not json"):
+        letter = DeadLetter(
+            1, 2, 3, 1_700_000_000_000, 1, payload, "OverflowError", "too big", 1_700_000_000_001, 1, False
+        )
+        msgspec.convert(shapes.dead_letter_doc(letter), shapes.DeadLetterDoc)

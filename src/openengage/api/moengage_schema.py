@@ -70,6 +70,8 @@ UNDOCUMENTED = "The request body does not match its documented schema"
 # what `GET /openapi.json` shows (api/openapi.py): the document and the validator are one source.
 # Types follow the checks' leniency: a flag may be a boolean or "true"/"false", a text field a number.
 
+# Not blank, and not a placeholder (compared as `customer_id` does: stripped, in any case).
+_USABLE_ID = rf"^(?!\s*(?:{anycase(*sorted(BLOCKED_IDS))})\s*$)(?=[\s\S]*\S)"
 _CUSTOMER_ID: TypeAlias = Annotated[
     str,
     msgspec.Meta(
@@ -77,7 +79,7 @@ _CUSTOMER_ID: TypeAlias = Annotated[
         "placeholder values (unknown, guest, null, 0, 1, true, false, id, none, ...) are refused.",
         min_length=1,
         max_length=MAX_ID_LENGTH,
-        pattern=r"\S",
+        pattern=_USABLE_ID,
     ),
 ]
 _FLAG: TypeAlias = (
