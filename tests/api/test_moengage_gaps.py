@@ -129,3 +129,19 @@ def test_delete_by_moengage_id_of_an_anonymous_profile_is_not_found(api: Harness
         "Not Found",
         f"User doesn't exists with moengage id {value}",
     )
+
+
+def test_identity_resolution_forms_are_refused_whole_and_a_customer_id_makes_them_work(api: Harness) -> None:
+    """docs/moengage.md, Identity Resolution: workspaces without it; the documented 400 names customer_id."""
+    moe = Moe(api)
+    ir_user = {"type": "customer", "attributes": {"moe_mobile": "+919876543210", "first_name": "John"}}
+    ir_event = {"type": "event", "user_identifiers": {"moe_mobile": "+919876543210"}, "actions": [{"action": "E"}]}
+    for r in (moe.customer(ir_user), moe.event(ir_event), moe.bulk({"type": "transition", "elements": [ir_user]})):
+        error = assert_fail(r, 400, "MissingAttributeError", "…", "customer_id")
+        assert error["message"].endswith("customer_id is not found in the payload")  # bulk: `elements[0]: …`
+    api.drain()
+    assert api.data("/stats") == {"users": 0, "anonymousUsers": 0, "events": 0, "pending": 0, "deadLetters": 0}
+    assert_success(moe.customer(ir_user | {"customer_id": "john"}))
+    api.drain()
+    profile = api.profile("john")
+    assert profile["firstName"] == "John" and profile["attributes"] == {"moe_mobile": "+919876543210"}
