@@ -43,7 +43,8 @@ async def stores(database_url: str) -> AsyncIterator[tuple[Store, Store]]:
 
 
 def test_both_backends_define_every_query_alike() -> None:
-    from openengage.store import business, gdpr as store_gdpr, limits
+    from openengage.store import business, limits
+    from openengage.store import gdpr as store_gdpr
 
     names: set[str] = {"restrictions_in"}  # processing (per backend), same parameters
     for module in (store_gdpr, business, limits):
