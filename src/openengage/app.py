@@ -21,6 +21,7 @@ from openengage.api.auth import AuthCache
 from openengage.api.observe import Observe, healthz, metrics_endpoint
 from openengage.api.services import Services
 from openengage.api.unavailable import store_unavailable
+from openengage.dashboard import Dashboard
 from openengage.errors import StoreUnavailable
 from openengage.lifecycle import tune_gc
 from openengage.settings import Settings
@@ -64,6 +65,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     """The application. Without settings they are read from OPENENGAGE_*."""
     if settings is None:
         settings = Settings.from_env()
+    dashboard = Dashboard(settings)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[dict[str, Any]]:
@@ -77,10 +79,12 @@ def create_app(settings: Settings | None = None) -> Starlette:
         auth = AuthCache(store)
         await auth.start()
         app.state.services = Services(settings, store, committer, auth)
+        await dashboard.start(store)
         tune_gc()
         try:
             yield {}
         finally:
+            await dashboard.stop()
             await auth.stop()
             await committer.stop()
             await store.close()
@@ -92,6 +96,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     routes += gdpr.routes  # messaging (#10): GDPR requests and business events
     routes += business.routes
     routes.append(Route("/metrics", metrics_endpoint, methods=["GET"]))
+    routes += dashboard.routes()  # GET / redirects to /dashboard/; everything else under /dashboard/
     return App(
         routes=routes,
         lifespan=lifespan,

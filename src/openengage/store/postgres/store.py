@@ -20,7 +20,7 @@ from openengage import metrics
 from openengage.errors import CommitUnknown, StoreUnavailable
 from openengage.rules.dates import now_ms
 from openengage.store import migrations
-from openengage.store.admin import Admin
+from openengage.store.access import Access
 from openengage.store.base import Claim, Outcome, StoreStatus, Submission
 from openengage.store.business import Business
 from openengage.store.dead_letters import DeadLetters
@@ -56,9 +56,10 @@ def _forget(task: asyncio.Future[Any]) -> None:
         task.exception()
 
 
-class PostgresStore(Admin, Reads, DeadLetters, Privacy, Business):
-    """Administration, reads, most of the dead letters, GDPR requests and business events come from
-    store/admin.py, store/reads.py, store/dead_letters.py, store/gdpr.py and store/business.py, over `self.ex`."""
+class PostgresStore(Access, Reads, DeadLetters, Privacy, Business):
+    """Administration, reads, dashboard access, most of the dead letters, GDPR requests and business events
+    come from store/admin.py, store/reads.py, store/access.py, store/dead_letters.py, store/gdpr.py and
+    store/business.py, over `self.ex`."""
 
     # The processor runs two claims at once, on separate connections: while one lane waits on
     # PostgreSQL the other plans, so a node's processor keeps its core busy.

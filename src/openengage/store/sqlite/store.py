@@ -26,7 +26,7 @@ from typing import Any, TypeVar
 from openengage import metrics
 from openengage.errors import CommitUnknown, StoreUnavailable
 from openengage.store import common, migrations
-from openengage.store.admin import Admin
+from openengage.store.access import Access
 from openengage.store.base import Claim, Outcome, StoreStatus, Submission
 from openengage.store.business import Business
 from openengage.store.dead_letters import DeadLetters
@@ -71,9 +71,10 @@ def _commit_error(exc: sqlite3.Error) -> StoreUnavailable:
     return StoreUnavailable(f"SQLite cannot commit: {exc}")
 
 
-class SqliteStore(Admin, Reads, DeadLetters, Privacy, Business):
-    """Administration, reads, most of the dead letters, GDPR requests and business events come from
-    store/admin.py, store/reads.py, store/dead_letters.py, store/gdpr.py and store/business.py, over `self.ex`."""
+class SqliteStore(Access, Reads, DeadLetters, Privacy, Business):
+    """Administration, reads, dashboard access, most of the dead letters, GDPR requests and business events
+    come from store/admin.py, store/reads.py, store/access.py, store/dead_letters.py, store/gdpr.py and
+    store/business.py, over `self.ex`."""
 
     processing_lanes = 1  # one writer on the store file: a second lane would only wait for the lock
 
