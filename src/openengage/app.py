@@ -15,7 +15,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute
 from starlette.types import ASGIApp
 
-from openengage.api import moengage, openapi, read, webengage
+from openengage.api import business, gdpr, moengage, openapi, read, webengage
 from openengage.api import webengage_responses as we
 from openengage.api.auth import AuthCache
 from openengage.api.observe import HEALTHZ, METRICS, Observe, healthz, metrics_endpoint
@@ -95,6 +95,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
     routes += webengage.routes
     routes += moengage.routes
     routes += read.routes
+    routes += gdpr.routes  # messaging (#10): GDPR requests and business events
+    routes += business.routes
     routes.append(ApiRoute("/metrics", metrics_endpoint, methods=["GET"], operations=METRICS))
     routes.append(ApiRoute(openapi.PATH, openapi.endpoint, methods=["GET"], operations=openapi.OPERATION))
     routes += dashboard.routes()  # GET / redirects to /dashboard/; everything else under /dashboard/

@@ -37,6 +37,8 @@ from openengage.settings import Settings
 from tests.support import backends
 from tests.support.harness import Harness
 
+# Per-minute limits of 1 (business definitions) or 100 (GDPR) would leave most of their runs at 429.
+UNLIMITED = {"business-definitions": 0, "gdpr": 0}
 EXAMPLES = int(os.environ.get("OPENENGAGE_SCHEMATHESIS_EXAMPLES", "10"))
 CHECKS = [
     not_a_server_error,
@@ -82,14 +84,32 @@ def seed(api: Harness) -> None:
     ):
         response = api.client.post(path, params={"app_id": api.creds.app_id}, json=body, headers=moe)
         assert response.status_code == 200, response.text
+    for body in ({"userId": "johndoe"}, {"userId": "eraseme"}):
+        assert api.post("/users", body).status_code == 201
     api.drain()
+    # The GDPR and business-event examples: a pending erasure to look up and cancel, a definition to save to.
+    gdpr = {
+        "subject_request_id": "gdpr-1",
+        "subject_request_type": "erasure",
+        "subject_identities": [{"identity_type": "cuid", "identity_value": "eraseme"}],
+    }
+    assert api.post("/opengdpr_requests", gdpr).status_code == 201
+    definition = {"eventName": "Order Placed", "attributes": [{"attributeName": "amount", "dataType": "number"}]}
+    headers = {"Content-Type": "application/json", **api.auth()}
+    url = f"/v2/accounts/{api.lc}/business"
+    assert api.client.post(f"{url}/events/definition", json=definition, headers=headers).status_code == 201
+    event = {"eventName": "Order Placed", "eventData": {"amount": 3}}
+    assert api.client.post(f"{url}/save-event", json=event, headers=headers).status_code == 201
 
 
 @pytest.fixture(scope="module", params=backends.BACKENDS)
 def fuzzed(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Harness]:
     """One app and store per backend for all operations (a fresh one per operation would cost more than it finds)."""
     backends.require(request.param)
-    with backends.fresh_database(request.param, tmp_path_factory.mktemp("fuzz")) as url, Harness(url) as api:
+    with (
+        backends.fresh_database(request.param, tmp_path_factory.mktemp("fuzz")) as url,
+        Harness(url, limits=UNLIMITED) as api,
+    ):
         seed(api)
         yield api
 

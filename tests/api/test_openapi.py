@@ -163,7 +163,7 @@ def test_security_schemes(document: dict[str, Any]) -> None:
     assert schemes["basicAuth"] == {**schemes["basicAuth"], "type": "http", "scheme": "basic"}
     for path, item in document["paths"].items():
         for op in item.values():
-            if path.startswith("/v1/accounts/"):
+            if path.startswith(("/v1/accounts/", "/v2/accounts/")):
                 assert op["security"] == [{"bearerAuth": []}], path
             elif path.startswith("/v1/"):
                 assert op["security"] == [{"basicAuth": []}], path

@@ -11,6 +11,7 @@ hand-written checks refine it and word the error. Here, over the parsers' proper
 
 from __future__ import annotations
 
+import typing
 from collections.abc import Callable
 from typing import Any
 
@@ -18,11 +19,13 @@ import msgspec
 import pytest
 from hypothesis import given
 
-from openengage.api import moengage, webengage
+from openengage.api import business, gdpr, moengage, webengage
 from openengage.api import moengage_schema as moe
 from openengage.api import webengage_schema as we
 from openengage.api.moengage_errors import Invalid as MoeInvalid
 from openengage.api.webengage_schema import Invalid as WeInvalid
+from openengage.rules import business as business_rules
+from openengage.rules import gdpr as gdpr_rules
 from tests.unit.test_parser_properties import FUZZ, encode, moe_body, we_body
 
 WE_ENDPOINTS: list[tuple[Callable[[bytes], Any], Any]] = [
@@ -97,6 +100,12 @@ def test_known_fields_are_the_types_fields() -> None:
     assert set(we.User.__struct_fields__) >= {*we.USER_STRING_FIELDS, *we.USER_BOOL_FIELDS, "phone", "attributes"}
     customer = moe.parse_customer({"customer_id": "u", "update_existing_only": "true", "shoe_size": 42})
     assert [d.field for d in customer.dropped] == ["shoe_size"]
+    # Literal choices are the checks' own tables
+    assert typing.get_args(moe._IDENTITY_TYPE) == moe.IDENTIFIER_TYPES
+    assert typing.get_args(typing.get_type_hints(gdpr.GdprRequestIn)["subject_request_type"]) == gdpr_rules.TYPES
+    assert (
+        typing.get_args(typing.get_type_hints(business.BusinessAttributeDoc)["dataType"]) == business_rules.DATA_TYPES
+    )
 
 
 @pytest.mark.parametrize(

@@ -87,14 +87,17 @@ class MoEngageMerged(msgspec.Struct):
 
 
 class MoEngageNotFound(msgspec.Struct):
-    identifier_type: Literal["customer_id"]
+    identifier_type: Literal["customer_id", "moengage_id", "id"]
     identifier: str
 
 
 class MoEngageExportedUser(msgspec.Struct):
     user_attributes: Annotated[
         dict[str, Any],
-        msgspec.Meta(description="customer_id, the standard attributes under MoEngage's names, custom attributes."),
+        msgspec.Meta(
+            description="customer_id, the MoEngage ID (`id`), the standard attributes under MoEngage's names, "
+            "custom attributes."
+        ),
     ]
 
 

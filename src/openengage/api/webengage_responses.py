@@ -77,11 +77,11 @@ class WebEngageError(msgspec.Struct):
     response: WebEngageErrorBody
 
 
-def success_type(name: str, data: Any, description: str) -> Any:
+def success_type(name: str, data: Any, description: str, message: Any = Literal["success"]) -> Any:
     """The read API's `{"response": {"data": …, "message": "success", "status": "success"}}` for one `data` type."""
     body = msgspec.defstruct(
         f"{name}Body",
-        [("data", data), ("message", Literal["success"]), ("status", Literal["success"])],
+        [("data", data), ("message", message), ("status", Literal["success"])],
         module=__name__,
     )
     container: Any = msgspec.defstruct(name, [("response", body)], module=__name__)

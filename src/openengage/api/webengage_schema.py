@@ -17,6 +17,7 @@ from typing import Annotated, Any, TypeVar
 
 import msgspec
 
+from openengage import reasons
 from openengage.api.guard import MAX_DEPTH, NUL_ESCAPE, NUL_TEXT, big_numbers, describe, nul_path, too_deep
 from openengage.operations import anycase, described
 from openengage.records import Drop, EventRecord, RawEventRecord, UserRecord
@@ -86,12 +87,13 @@ _EVENT_NAME = described(
     max_length=MAX_EVENT_NAME_LENGTH,
 )
 _EVENT_TIME = f"{_DATE} Or epoch seconds, or milliseconds from 10^11 up, as a number."
+EVENT_TIME: Any = described(_DATE_TEXT | int | float | None, _EVENT_TIME)  # business events take it too
 Event: Any = msgspec.defstruct(
     "WebEngageEvent",
     [
         *_IDS,
         ("eventName", _EVENT_NAME),
-        ("eventTime", described(_DATE_TEXT | int | float | None, _EVENT_TIME), None),
+        ("eventTime", EVENT_TIME, None),
         (
             "eventData",
             described(dict[str, Any] | str | None, "Event attributes: an object (or one as a string)."),
@@ -206,7 +208,7 @@ def _ids(obj: dict[str, Any]) -> tuple[str | None, str | None]:
 def _unknown(obj: dict[str, Any], known: frozenset[str]) -> list[Drop]:
     if obj.keys() <= known:  # the common case, checked in C
         return []
-    return [Drop(key, "unknown_field", value) for key, value in obj.items() if key not in known]
+    return [Drop(key, reasons.UNKNOWN_FIELD, value) for key, value in obj.items() if key not in known]
 
 
 def _date(field: str, value: str) -> int:
