@@ -12,7 +12,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 PACKAGE = Path(__file__).parents[1] / "src" / "openengage"
-LEAVES = {"records", "accounts", "rules", "errors", "settings", "lifecycle", "metrics", "reasons", "__init__"}
+LEAVES = {
+    *("records", "accounts", "rules", "errors", "settings", "lifecycle", "metrics", "reasons"),
+    *("operations", "__init__"),
+}
 LAYER = {
     **{name: 0 for name in LEAVES},
     "store": 1,

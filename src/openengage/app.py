@@ -12,18 +12,19 @@ from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
-from starlette.routing import BaseRoute, Route
+from starlette.routing import BaseRoute
 from starlette.types import ASGIApp
 
-from openengage.api import business, gdpr, moengage, read, webengage
+from openengage.api import business, gdpr, moengage, openapi, read, webengage
 from openengage.api import webengage_responses as we
 from openengage.api.auth import AuthCache
-from openengage.api.observe import Observe, healthz, metrics_endpoint
+from openengage.api.observe import HEALTHZ, METRICS, Observe, healthz, metrics_endpoint
 from openengage.api.services import Services
 from openengage.api.unavailable import store_unavailable
 from openengage.dashboard import Dashboard
 from openengage.errors import StoreUnavailable
 from openengage.lifecycle import tune_gc
+from openengage.operations import ApiRoute
 from openengage.settings import Settings
 from openengage.store import open_store
 from openengage.store.groupcommit import GroupCommitter
@@ -89,13 +90,15 @@ def create_app(settings: Settings | None = None) -> Starlette:
             await committer.stop()
             await store.close()
 
-    routes: list[BaseRoute] = [Route("/healthz", healthz, methods=["GET"])]
+    # Every API route is an ApiRoute carrying its documentation: GET /openapi.json is built from this list.
+    routes: list[BaseRoute] = [ApiRoute("/healthz", healthz, methods=["GET"], operations=HEALTHZ)]
     routes += webengage.routes
     routes += moengage.routes
     routes += read.routes
     routes += gdpr.routes  # messaging (#10): GDPR requests and business events
     routes += business.routes
-    routes.append(Route("/metrics", metrics_endpoint, methods=["GET"]))
+    routes.append(ApiRoute("/metrics", metrics_endpoint, methods=["GET"], operations=METRICS))
+    routes.append(ApiRoute(openapi.PATH, openapi.endpoint, methods=["GET"], operations=openapi.OPERATION))
     routes += dashboard.routes()  # GET / redirects to /dashboard/; everything else under /dashboard/
     return App(
         routes=routes,

@@ -18,22 +18,31 @@ docs/business-events.md.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Any
+from typing import Annotated, Any, Literal
 from urllib.parse import unquote
 
+import msgspec
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
 
 from openengage.accounts import Account
 from openengage.api import webengage_responses as we
 from openengage.api.body import TooLarge, is_json, read_body
 from openengage.api.guard import NUL_TEXT, describe, nul_path
-from openengage.api.read import listing, page_args, read_route
+from openengage.api.read import CURSOR, LIMIT, READ_REPLIES, listing, page_args, read_route
 from openengage.api.services import Services, services
-from openengage.api.webengage import Refused, authenticate, known_headers, outcome_headers, response_format
-from openengage.api.webengage_schema import Invalid, _event_time, decode_body
+from openengage.api.webengage import (
+    FORMAT,
+    LICENSE_CODE,
+    Refused,
+    authenticate,
+    known_headers,
+    outcome_headers,
+    response_format,
+)
+from openengage.api.webengage_schema import EVENT_TIME, Invalid, _event_time, checked, decode_body
 from openengage.errors import Conflict, NotFound
+from openengage.operations import BEARER, ApiRoute, Operation, Param, Reply, anycase
 from openengage.rules import business
 from openengage.rules.dates import format_ms, now_ms
 from openengage.store.base import BusinessDefinition, BusinessEvent, Charge, Limited, Outcome
@@ -69,6 +78,41 @@ def event_doc(e: BusinessEvent) -> dict[str, Any]:
         "eventData": e.data,
         "receivedAt": format_ms(e.received_at),
     }
+
+
+# ---------------------------------------------------------------- request bodies, as the types that admit them
+
+_NAME = Annotated[
+    str,
+    msgspec.Meta(
+        description=f"1 to {business.MAX_NAME_LENGTH} characters, not blank, not starting with `we_`.",
+        max_length=business.MAX_NAME_LENGTH,
+        pattern=r"^(?!we_)(?=[\s\S]*\S)",
+    ),
+]
+
+
+class BusinessAttributeIn(msgspec.Struct, forbid_unknown_fields=True):
+    """A typed attribute (at most 25 of each type)."""
+
+    attributeName: _NAME
+    dataType: Annotated[str, msgspec.Meta(pattern=f"^({anycase(*business.DATA_TYPES)})$")]
+
+
+class BusinessDefinitionIn(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """A business event's definition; attribute names are unique."""
+
+    eventName: _NAME
+    attributes: list[BusinessAttributeIn] | None = None
+    eventCategory: Annotated[str, msgspec.Meta(pattern=f"^{anycase(business.CATEGORY)}$")] = business.CATEGORY
+
+
+class BusinessEventIn(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """A business event: its data is checked against the definition (every key an attribute, of its type)."""
+
+    eventName: Annotated[str, msgspec.Meta(min_length=1)]
+    eventTime: EVENT_TIME = None
+    eventData: dict[str, Any] | None = None
 
 
 # ---------------------------------------------------------------- request bodies (pure)
@@ -222,7 +266,7 @@ def _created(status: int, message: str, data: Mapping[str, Any], fmt: str) -> Re
 async def define(
     request: Request, svc: Services, account: Account, fmt: str, body: dict[str, Any]
 ) -> tuple[Response, Outcome]:
-    definition = parse_definition(body)
+    definition = checked(body, BusinessDefinitionIn, parse_definition)
     charge = Charge(DEFINITIONS, account.limit(DEFINITIONS))
     stored, created, outcome = await svc.store.define_business_event(account.id, definition, charge)
     if created:
@@ -233,7 +277,7 @@ async def define(
 async def save(
     request: Request, svc: Services, account: Account, fmt: str, body: dict[str, Any]
 ) -> tuple[Response, Outcome]:
-    name, time_ms, time_text, data = parse_event(body)
+    name, time_ms, time_text, data = checked(body, BusinessEventIn, parse_event)
     definition = await svc.store.business_definition(account.id, name)
     if definition is None:
         raise NotFound(f"no business event '{name}' is defined")
@@ -280,11 +324,158 @@ async def one(request: Request, account: Account, fmt: str) -> Response:
     return we.success(listing("events", page, event_doc), fmt)
 
 
+# ---------------------------------------------------------------- routes and their documentation
+
+
+class BusinessAttributeDoc(msgspec.Struct):
+    attributeName: str
+    dataType: Literal["string", "number", "boolean", "date", "array", "map"]  # business.DATA_TYPES
+
+
+class BusinessDefinitionDoc(msgspec.Struct, kw_only=True):
+    """A business event's definition."""
+
+    eventName: str
+    eventCategory: Literal["BUSINESS"]
+    attributes: list[BusinessAttributeDoc]
+    createdAt: str
+    updatedAt: str
+    savedEvents: Annotated[int, msgspec.Meta(description="In the listing only.")] | msgspec.UnsetType = msgspec.UNSET
+
+
+class BusinessDefinitionsDoc(msgspec.Struct):
+    definitions: list[BusinessDefinitionDoc]
+
+
+class BusinessEventDoc(msgspec.Struct):
+    """A saved business event."""
+
+    id: int
+    eventName: str
+    eventTime: str
+    eventData: dict[str, Any]
+    receivedAt: str
+
+
+class BusinessEventsPage(msgspec.Struct):
+    """Saved events, newest first."""
+
+    events: list[BusinessEventDoc]
+    next: str | None
+
+
+_RATE = we.RATE_LIMIT
+_WRITE_REPLIES = (
+    Reply(400, "Bad input (the message names the field); nothing was stored.", we.WebEngageError, we.BOTH, _RATE),
+    *we.AUTH_REPLIES,
+    Reply(413, "The body is over the size limit.", we.WebEngageError, we.BOTH, _RATE),
+    Reply(415, "The Content-Type is not JSON.", we.WebEngageError, we.BOTH, _RATE),
+    Reply(429, "Over the account's per-minute limit.", we.WebEngageError, we.BOTH, we.LIMITED),
+    *we.FAILURE_REPLIES,
+)
+_EVENT_NAME = Param("event_name", "path", "The business event's name (URL-encoded).", example="Order Placed")
+
+
+def _saved(name: str, data: Any, description: str) -> Any:
+    return we.success_type(name, data, description, message=str)
+
+
+def _read(op_id: str, summary: str, data: Any, *params: Param, path: str | None = None) -> Operation:
+    found = Reply(200, "Found.", we.success_type(f"{op_id[0].upper()}{op_id[1:]}Response", data, summary), we.BOTH)
+    missing = Reply(404, "No account has this license code, or no such definition.", we.WebEngageError, we.BOTH)
+    replies = tuple(r for r in READ_REPLIES if r.status != 404)
+    return Operation(
+        id=op_id,
+        summary=summary,
+        tag="WebEngage",
+        security=BEARER,
+        params=(LICENSE_CODE, *params, FORMAT),
+        replies=(found, missing, *replies),
+        path=path,
+        method="GET",
+    )
+
+
 PREFIX = "/v2/accounts/{license_code}/business"
+_DEFINED = _saved("BusinessDefined", BusinessDefinitionDoc, "The definition as stored.")
 
 routes = [
-    Route(f"{PREFIX}/events/definition", write_route(DEFINITIONS, define), methods=["POST"]),
-    Route(f"{PREFIX}/save-event", write_route(EVENTS, save), methods=["POST"]),
-    Route(f"{PREFIX}/events", read_route(definitions), methods=["GET"]),
-    Route(f"{PREFIX}/events/{{rest:anypath}}", read_route(one), methods=["GET"]),
+    ApiRoute(
+        f"{PREFIX}/events/definition",
+        write_route(DEFINITIONS, define),
+        methods=["POST"],
+        operations=Operation(
+            id="businessDefine",
+            summary="Define a business event",
+            tag="WebEngage",
+            description="201 for a new definition; 200 when it keeps an existing one's attributes and types "
+            "(new attributes are added); 409 when it would change a type or drop an attribute.",
+            security=BEARER,
+            params=(LICENSE_CODE, FORMAT),
+            body=BusinessDefinitionIn,
+            examples={
+                "definition": {
+                    "eventName": "Order Placed",
+                    "attributes": [{"attributeName": "amount", "dataType": "number"}],
+                    "eventCategory": "BUSINESS",
+                }
+            },
+            replies=(
+                Reply(201, "Defined.", _DEFINED, we.BOTH, _RATE),
+                Reply(200, "Already defined; new attributes added.", _DEFINED, we.BOTH, _RATE),
+                Reply(409, "It would change an attribute's type or drop one.", we.WebEngageError, we.BOTH, _RATE),
+                *_WRITE_REPLIES,
+            ),
+        ),
+    ),
+    ApiRoute(
+        f"{PREFIX}/save-event",
+        write_route(EVENTS, save),
+        methods=["POST"],
+        operations=Operation(
+            id="businessSaveEvent",
+            summary="Save a business event",
+            tag="WebEngage",
+            security=BEARER,
+            params=(LICENSE_CODE, FORMAT),
+            body=BusinessEventIn,
+            examples={"event": {"eventName": "Order Placed", "eventData": {"amount": 12.5}}},
+            replies=(
+                Reply(201, "Saved.", _saved("BusinessSaved", BusinessEventDoc, "The event."), we.BOTH, _RATE),
+                Reply(
+                    404, "No account has this license code, or no definition has this name.", we.WebEngageError, we.BOTH
+                ),
+                *_WRITE_REPLIES,
+            ),
+        ),
+    ),
+    ApiRoute(
+        f"{PREFIX}/events",
+        read_route(definitions),
+        methods=["GET"],
+        operations=_read("businessDefinitions", "Every business event definition", BusinessDefinitionsDoc),
+    ),
+    ApiRoute(
+        f"{PREFIX}/events/{{rest:anypath}}",
+        read_route(one),
+        methods=["GET"],
+        operations=(
+            _read(
+                "businessDefinition",
+                "One definition",
+                BusinessDefinitionDoc,
+                _EVENT_NAME,
+                path=f"{PREFIX}/events/{{event_name}}",
+            ),
+            _read(
+                "businessEvents",
+                "A business event's saved events, newest first",
+                BusinessEventsPage,
+                _EVENT_NAME,
+                LIMIT,
+                CURSOR,
+                path=f"{PREFIX}/events/{{event_name}}/events",
+            ),
+        ),
+    ),
 ]

@@ -20,23 +20,25 @@ The fields of the OpenGDPR request format this API does not use (`submitted_time
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Annotated, Any, Literal
 
 import msgspec
+from msgspec import UNSET, UnsetType
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
 
 from openengage.accounts import Account, Actor
 from openengage.api import shapes
+from openengage.api import webengage_responses as we
 from openengage.api.auth import bearer_token
 from openengage.api.body import TooLarge, is_json, read_body
 from openengage.api.guard import NUL_TEXT, describe, nul_path
 from openengage.api.read import AnyPath  # noqa: F401  (registers the `anypath` convertor)
 from openengage.api.services import Services, services
-from openengage.api.webengage import Refused, authenticate, known_headers, outcome_headers
-from openengage.api.webengage_schema import Invalid, decode_body
+from openengage.api.webengage import LICENSE_CODE, Refused, authenticate, known_headers, outcome_headers
+from openengage.api.webengage_schema import Invalid, checked, decode_body
 from openengage.errors import Conflict, NotFound
+from openengage.operations import BEARER, ApiRoute, Header, Operation, Param, Reply
 from openengage.rules import gdpr
 from openengage.rules.dates import now_ms
 from openengage.store.base import Charge, GdprRequest, Limited
@@ -94,6 +96,24 @@ def parse_request(obj: dict[str, Any]) -> tuple[str, str, str]:
         raise Invalid("Error: subject_identities[0].identity_type must be 'cuid' (a known user's id).")
     user_id = _text(identity, "identity_value", MAX_USER_ID)
     return request_id, str(kind), user_id
+
+
+_ID = Annotated[str, msgspec.Meta(description="Not blank.", pattern=r"\S")]
+
+
+class GdprIdentity(msgspec.Struct, kw_only=True):
+    """The subject: a known user's id (`cuid`)."""
+
+    identity_type: Literal["cuid"]
+    identity_value: Annotated[_ID, msgspec.Meta(max_length=MAX_USER_ID)]
+
+
+class GdprRequestIn(msgspec.Struct, kw_only=True):
+    """An OpenGDPR request. Its other fields (`submitted_time`, `api_version`, ...) are accepted and ignored."""
+
+    subject_request_id: Annotated[_ID, msgspec.Meta(max_length=MAX_REQUEST_ID, description="Unique per account.")]
+    subject_request_type: Literal["erasure", "restriction", "re-enable", "portability"]  # gdpr.TYPES
+    subject_identities: Annotated[list[GdprIdentity], msgspec.Meta(min_length=1, max_length=1)]
 
 
 # ---------------------------------------------------------------- helpers
@@ -156,7 +176,7 @@ async def register(request: Request) -> Response:
         message = f"Error: request body exceeds {svc.settings.max_body_bytes} bytes."
         return error(413, message, headers=known_headers(svc, account, BUCKET))
     try:
-        request_id, kind, user_id = parse_request(decode_body(body))
+        request_id, kind, user_id = checked(decode_body(body), GdprRequestIn, parse_request)
     except Invalid as exc:
         return error(400, exc.message, headers=known_headers(svc, account, BUCKET))
     now = now_ms()
@@ -206,9 +226,128 @@ async def one(request: Request) -> Response:
     return reply(200, doc, outcome_headers(svc, account.id, outcome))
 
 
+# ---------------------------------------------------------------- routes and their documentation
+
+
+class GdprError(msgspec.Struct):
+    """A refusal (flat, like the GDPR API's other answers)."""
+
+    status: Literal["error"]
+    message: str
+
+
+class GdprRegistered(msgspec.Struct, kw_only=True):
+    """Registered; a portability request carries the profile and its newest events."""
+
+    subject_request_id: str
+    subject_request_type: str
+    message: str
+    profile: shapes.ProfileDoc | UnsetType | None = UNSET
+    events: list[shapes.EventDoc] | UnsetType = UNSET
+    next: str | UnsetType | None = UNSET
+
+
+class GdprStatus(msgspec.Struct, kw_only=True):
+    """A request and where it is."""
+
+    subject_request_id: str
+    subject_request_type: str
+    status: Literal["PENDING", "PROCESSING", "DONE", "CANCELLED"]
+
+
+class GdprCancelled(msgspec.Struct, kw_only=True):
+    """Cancelled."""
+
+    subject_request_id: str
+    subject_request_type: str
+    message: str
+
+
+_RATE = (
+    Header("X-RateLimit-Limit", "GDPR calls per minute the account may make (absent: unlimited).", int),
+    Header("X-RateLimit-Remaining", "Calls left in the current minute.", int),
+)
+_LIMITED = (
+    *(Header(h.name, h.description, int, required=True) for h in _RATE),
+    Header("Retry-After", "Seconds until the next minute starts.", int, required=True),
+)
+
+
+def _replies(success: Reply, *more: Reply) -> tuple[Reply, ...]:
+    return (
+        success,
+        *more,
+        Reply(401, "The Bearer key is missing, wrong or revoked, or lacks the permissions.", GdprError),
+        Reply(429, "Over the account's GDPR limit.", GdprError, headers=_LIMITED),
+        *we.FAILURE_REPLIES,
+    )
+
+
+_REQUEST_ID = Param("request_id", "path", "The subject_request_id (URL-encoded).", example="gdpr-1")
 PATH = "/v1/accounts/{license_code}/opengdpr_requests"
 
 routes = [
-    Route(PATH, register, methods=["POST"]),
-    Route(f"{PATH}/{{request_id:anypath}}", one, methods=["GET", "DELETE"]),
+    ApiRoute(
+        PATH,
+        register,
+        methods=["POST"],
+        operations=Operation(
+            id="gdprRegister",
+            summary="Register a GDPR request",
+            tag="WebEngage",
+            description="Erasure (after a pending period, cancellable until then), restriction, re-enable, "
+            "portability (the profile and its events in the answer). docs/privacy.md.",
+            security=BEARER,
+            params=(LICENSE_CODE,),
+            body=GdprRequestIn,
+            examples={
+                "erasure": {
+                    "subject_request_id": "a7551968-d5d6-44b2-9831-815ac9017798",
+                    "subject_request_type": "erasure",
+                    "subject_identities": [{"identity_type": "cuid", "identity_value": "johndoe"}],
+                }
+            },
+            replies=_replies(
+                Reply(201, "Registered.", GdprRegistered, headers=_RATE),
+                Reply(
+                    400, "Bad input, an unknown user, or a subject_request_id used before.", GdprError, headers=_RATE
+                ),
+                Reply(404, "No account has this license code.", GdprError),
+                Reply(413, "The body is over the size limit.", GdprError, headers=_RATE),
+                Reply(415, "The Content-Type is not JSON.", GdprError, headers=_RATE),
+            ),
+        ),
+    ),
+    ApiRoute(
+        f"{PATH}/{{request_id:anypath}}",
+        one,
+        methods=["GET", "DELETE"],
+        operations=(
+            Operation(
+                id="gdprStatus",
+                summary="A GDPR request's status",
+                tag="WebEngage",
+                security=BEARER,
+                params=(LICENSE_CODE, _REQUEST_ID),
+                method="GET",
+                replies=_replies(
+                    Reply(200, "Found.", GdprStatus, headers=_RATE),
+                    Reply(404, "No account has this license code, or no such request.", GdprError, headers=_RATE),
+                ),
+            ),
+            Operation(
+                id="gdprCancel",
+                summary="Cancel a pending erasure",
+                tag="WebEngage",
+                security=BEARER,
+                params=(LICENSE_CODE, _REQUEST_ID),
+                method="DELETE",
+                replies=_replies(
+                    Reply(200, "Cancelled.", GdprCancelled, headers=_RATE),
+                    Reply(400, "The request cannot be cancelled any more.", GdprError, headers=_RATE),
+                    Reply(404, "No account has this license code, or no such request.", GdprError, headers=_RATE),
+                ),
+            ),
+        ),
+    ),
 ]

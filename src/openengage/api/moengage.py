@@ -29,6 +29,7 @@ from openengage.api.moengage_attributes import export_user, moengage_id, profile
 from openengage.api.moengage_errors import Invalid
 from openengage.api.services import Services, services
 from openengage.errors import StoreUnavailable
+from openengage.operations import BASIC, ApiRoute, Operation, Param, Reply
 from openengage.records import DeleteRecord, Record, encode_records
 from openengage.rules.dates import now_ms
 from openengage.rules.windows import reset_seconds, window_of
@@ -215,32 +216,32 @@ def ingest_route(
 
 
 def customer(body: dict[str, Any]) -> Ingest:
-    return Ingest([schema.parse_customer(body)], ((USERS, 1),))
+    return Ingest([schema.checked(body, schema.MoEngageCustomer, schema.parse_customer)], ((USERS, 1),))
 
 
 def event(body: dict[str, Any]) -> Ingest:
-    records = schema.parse_event(body)
+    records = schema.checked(body, schema.MoEngageEvent, schema.parse_event)
     return Ingest(list(records), ((EVENTS, len(records)),))
 
 
 def device(body: dict[str, Any]) -> Ingest:
-    return Ingest([schema.parse_device(body)], ((USERS, 1),))
+    return Ingest([schema.checked(body, schema.MoEngageDevice, schema.parse_device)], ((USERS, 1),))
 
 
 def bulk(body: dict[str, Any]) -> Ingest:
     """Charged per record to both buckets; the headers describe the events bucket when events were sent."""
-    parsed = schema.parse_bulk(body)
+    parsed = schema.checked(body, schema.MoEngageTransition, schema.parse_bulk)
     costs = ((USERS, parsed.users), (EVENTS, parsed.events))
     return Ingest(parsed.records, costs[::-1] if parsed.events else costs)
 
 
 def merge(body: dict[str, Any]) -> Ingest:
-    records = schema.parse_merge(body)
+    records = schema.checked(body, schema.MoEngageMerge, schema.parse_merge)
     return Ingest(list(records), ((USERS, len(records)),))
 
 
 def delete(body: dict[str, Any]) -> Ingest:
-    kind, value = schema.parse_delete(body)
+    kind, value = schema.checked(body, schema.MoEngageDelete, schema.parse_delete)
     if kind == schema.CUSTOMER_ID:
         return Ingest([DeleteRecord(value)], ((USERS, 1),))
     return Ingest([], ((USERS, 1),), moengage_id=value)
@@ -273,7 +274,7 @@ async def export(request: Request) -> Response:
     svc = services(request)
     try:
         account = await authenticate(request, svc)
-        query = schema.parse_export(await read_json(request))
+        query = schema.checked(await read_json(request), schema.MoEngageExport, schema.parse_export)
         store = svc.store
         users: list[dict[str, Any]] = []
         not_found: list[dict[str, str]] = []
@@ -325,19 +326,132 @@ def app_error(status: int, method: str, headers: Mapping[str, str] | None = None
     return moe.fail(failure.status, failure.type, failure.message, request_id, None, headers)
 
 
-def _both(path: str, handler: Callable[[Request], Awaitable[Response]]) -> list[Route]:
-    """`/v1/x/{app_id}` and `/v1/x?app_id=`."""
-    return [Route(f"{path}/{{app_id}}", handler, methods=["POST"]), Route(path, handler, methods=["POST"])]
+# ---------------------------------------------------------------- routes and their documentation
 
+APP_ID = "The workspace (app) id: the Basic-auth user. When both the path and `?app_id=` name it, they must agree."
+MOE_APPKEY = Param("MOE-APPKEY", "header", "Optional; when sent, it must equal the app id.")
+_ACCEPTED = Reply(200, "Accepted: durably committed.", moe.MoEngageAccepted, headers=moe.RATE_LIMIT)
+_CUSTOMER = {
+    "type": "customer",
+    "customer_id": "john@example.com",
+    "attributes": {"name": "JohnDoe", "first_name": "John", "platforms": [{"platform": "ANDROID", "active": "true"}]},
+}
+_EVENT = {
+    "type": "event",
+    "customer_id": "john@example.com",
+    "actions": [
+        {
+            "action": "Flight Booked",
+            "attributes": {"price": 3999, "premium_seat": True},
+            "platform": "iOS",
+            "app_version": "1.2.3",
+            "current_time": 1433837969,
+            "user_timezone_offset": 19800,
+        }
+    ],
+}
+_DEVICE = {
+    "type": "device",
+    "customer_id": "john@example.com",
+    "device_id": "96bd03b6-defc-4203-83d3-dc1c73080232",
+    "attributes": {"platform": "iOS", "push_id": "c2d7bff1e9d0", "model": "iPhone"},
+}
+
+
+def data_doc(
+    op_id: str, summary: str, body: Any, example: dict[str, Any], *, in_path: bool, success: Reply = _ACCEPTED
+) -> Operation:
+    """A Data API operation, with the app id in the path or (`in_path=False`) in the query."""
+    app_id = Param("app_id", "path", APP_ID) if in_path else Param("app_id", "query", APP_ID, required=True)
+    return Operation(
+        id=op_id if in_path else f"{op_id}ByQuery",
+        summary=summary,
+        tag="MoEngage",
+        security=BASIC,
+        params=(app_id, MOE_APPKEY),
+        body=body,
+        examples={"vendor": example},
+        replies=moe.replies(success, limited=success is not _EXPORTED),
+    )
+
+
+def _both(path: str, handler: Callable[[Request], Awaitable[Response]], *doc: Any) -> list[Route]:
+    """`/v1/x/{app_id}` and `/v1/x?app_id=`."""
+    return [
+        ApiRoute(f"{path}/{{app_id}}", handler, methods=["POST"], operations=data_doc(*doc, in_path=True)),
+        ApiRoute(path, handler, methods=["POST"], operations=data_doc(*doc, in_path=False)),
+    ]
+
+
+_MERGED = Reply(200, "Accepted: durably committed.", moe.MoEngageMerged, headers=moe.RATE_LIMIT)
+_EXPORTED = Reply(200, "The users found, and the ids not found.", moe.MoEngageExported)
 
 # Routes are matched in order: the busiest first. Merge and delete must come before
 # `/v1/customer/{app_id}`, which would otherwise match them.
 routes = [
-    *_both("/v1/event", ingest_route(event, EVENTS)),
-    *_both("/v1/transition", ingest_route(bulk, USERS)),
-    Route("/v1/customer/merge", ingest_route(merge, USERS, operation="created"), methods=["POST"]),
-    Route("/v1/customer/delete", ingest_route(delete, USERS, user_exists), methods=["POST"]),
-    *_both("/v1/customer", ingest_route(customer, USERS)),
-    *_both("/v1/device", ingest_route(device, USERS)),
-    Route("/v1/customers/export", export, methods=["POST"]),
+    *_both(
+        "/v1/event", ingest_route(event, EVENTS), "moengageTrackEvent", "Track events", schema.MoEngageEvent, _EVENT
+    ),
+    *_both(
+        "/v1/transition",
+        ingest_route(bulk, USERS),
+        "moengageBulkImport",
+        "Bulk import users, events and devices",
+        schema.MoEngageTransition,
+        {"type": "transition", "elements": [_CUSTOMER, _EVENT]},
+    ),
+    ApiRoute(
+        "/v1/customer/merge",
+        ingest_route(merge, USERS, operation="created"),
+        methods=["POST"],
+        operations=data_doc(
+            "moengageMergeUsers",
+            "Merge users",
+            schema.MoEngageMerge,
+            {"merge_data": [{"merged_user": "4eb021e9", "retained_user": "12345"}]},
+            in_path=False,
+            success=_MERGED,
+        ),
+    ),
+    ApiRoute(
+        "/v1/customer/delete",
+        ingest_route(delete, USERS, user_exists),
+        methods=["POST"],
+        operations=data_doc(
+            "moengageDeleteUser",
+            "Delete a user",
+            schema.MoEngageDelete,
+            {"identity_type": "customer_id", "identity_value": "john@example.com"},
+            in_path=False,
+        ),
+    ),
+    *_both(
+        "/v1/customer",
+        ingest_route(customer, USERS),
+        "moengageTrackUser",
+        "Create or update a user",
+        schema.MoEngageCustomer,
+        _CUSTOMER,
+    ),
+    *_both(
+        "/v1/device",
+        ingest_route(device, USERS),
+        "moengageTrackDevice",
+        "Add or update a device",
+        schema.MoEngageDevice,
+        _DEVICE,
+    ),
+    ApiRoute(
+        "/v1/customers/export",
+        export,
+        methods=["POST"],
+        operations=data_doc(
+            "moengageGetUsers",
+            "Get users (export)",
+            schema.MoEngageExport,
+            {"data": {"identifiers": [{"identifier_type": "customer_id", "identifier": "john@example.com"}]}},
+            in_path=False,
+            success=_EXPORTED,
+        ),
+    ),
 ]

@@ -11,10 +11,13 @@ from __future__ import annotations
 import os
 import string
 from collections.abc import Mapping
-from typing import Any
+from typing import Annotated, Any, Literal
 
 import msgspec
+from msgspec import UNSET, UnsetType
 from starlette.responses import Response
+
+from openengage.operations import Header, Reply
 
 _encode = msgspec.json.encode
 _LETTERS = string.ascii_letters
@@ -59,3 +62,108 @@ def fail(
         error["attribute"] = attribute
     error["request_id"] = request_id
     return _json({"status": "fail", "error": error}, status, headers)
+
+
+# ---------------------------------------------------------------- the shapes above, for GET /openapi.json
+
+_REQUEST_ID = Annotated[str, msgspec.Meta(description="8 random letters naming this request.", examples=["kXwpDESb"])]
+
+
+class MoEngageAccepted(msgspec.Struct):
+    """Accepted: durably committed, to be processed."""
+
+    status: Literal["success"]
+    message: str
+    request_id: _REQUEST_ID
+
+
+class MoEngageMerged(msgspec.Struct):
+    """Accepted: durably committed, to be processed."""
+
+    status: Literal["success"]
+    message: str
+    operation: Literal["created"]
+    request_id: _REQUEST_ID
+
+
+class MoEngageNotFound(msgspec.Struct):
+    identifier_type: Literal["customer_id", "moengage_id", "id"]
+    identifier: str
+
+
+class MoEngageExportedUser(msgspec.Struct):
+    user_attributes: Annotated[
+        dict[str, Any],
+        msgspec.Meta(
+            description="customer_id, the MoEngage ID (`id`), the standard attributes under MoEngage's names, "
+            "custom attributes."
+        ),
+    ]
+
+
+class MoEngageExportData(msgspec.Struct):
+    users_not_found: list[MoEngageNotFound]
+    users: list[MoEngageExportedUser]
+
+
+class MoEngageExported(msgspec.Struct):
+    """The users asked for."""
+
+    status: Literal["success"]
+    type: Literal["export_users"]
+    data: MoEngageExportData
+    request_id: _REQUEST_ID
+
+
+class MoEngageErrorDetail(msgspec.Struct, kw_only=True):
+    type: Annotated[str, msgspec.Meta(description="The vendor's error type, e.g. MissingAttributeError.")]
+    message: str
+    attribute: Annotated[str, msgspec.Meta(description="The field at fault, when one is.")] | UnsetType = UNSET
+    request_id: _REQUEST_ID
+
+
+class MoEngageFailure(msgspec.Struct):
+    """A refusal in MoEngage's shape: nothing was stored."""
+
+    status: Literal["fail"]
+    error: MoEngageErrorDetail
+
+
+RATE_LIMIT = (
+    Header("x-ratelimit-limit", "Records per minute the account may send to this bucket (absent: unlimited).", int),
+    Header("x-ratelimit-remaining", "Records left in the current minute.", int),
+    Header("x-ratelimit-reset", "Seconds until the current minute ends.", int),
+)
+LIMITED = (
+    *(Header(h.name, h.description, int, required=True) for h in RATE_LIMIT),
+    Header("Retry-After", "Seconds until the next minute starts.", int, required=True),
+)
+RETRY_AFTER = (Header("Retry-After", "Seconds to wait before retrying.", int, required=True),)
+
+
+def _fail(status: int, description: str, headers: tuple[Header, ...] = ()) -> Reply:
+    return Reply(status, description, MoEngageFailure, headers=headers)
+
+
+def replies(success: Reply, limited: bool = True) -> tuple[Reply, ...]:
+    """Every reply of a Data API route: `success`, then the failures (with rate-limit headers if `limited`)."""
+    rate = RATE_LIMIT if limited else ()
+    return (
+        success,
+        _fail(400, "Bad input, a missing app id or Content-Type (type and message name what is wrong).", rate),
+        _fail(
+            401,
+            "Authentication failed: no or malformed Basic auth, an unknown app id, a wrong Data API key, "
+            "or a MOE-APPKEY other than the app id.",
+        ),
+        _fail(409, "The app id of the path or query differs from the Basic-auth user, or no Data API key is set."),
+        _fail(413, "The body is over 128 KB.", rate),
+        _fail(415, "The Content-Type is not JSON.", rate),
+        *((_fail(429, "Over the account's per-minute limit.", LIMITED),) if limited else ()),
+        _fail(500, "An unexpected error; nothing was stored."),
+        _fail(
+            503,
+            "The store is unavailable; nothing was stored (or, failing while committing, the message says so).",
+            RETRY_AFTER,
+        ),
+    )

@@ -14,7 +14,8 @@ from __future__ import annotations
 import dataclasses
 import math
 import re
-from typing import Any
+from collections.abc import Callable
+from typing import Annotated, Any, Literal, TypeAlias, TypeVar
 
 import msgspec
 
@@ -22,8 +23,17 @@ from openengage.api import moengage_attributes as attrs
 from openengage.api import moengage_errors as err
 from openengage.api.guard import NUL_TEXT, describe, nul_path, too_deep
 from openengage.api.moengage_errors import Invalid
+from openengage.operations import anycase, described
 from openengage.records import DeviceRecord, Drop, EventRecord, MergeRecord, Record, UnsetRule, UserRecord
-from openengage.rules.dates import SUPPORTED_RANGE, epoch_text_to_ms, epoch_to_ms, in_range, out_of_range, parse_iso
+from openengage.rules.dates import (
+    ISO_REGEX,
+    SUPPORTED_RANGE,
+    epoch_text_to_ms,
+    epoch_to_ms,
+    in_range,
+    out_of_range,
+    parse_iso,
+)
 
 MAX_BODY_BYTES = 128 * 1024
 MAX_ID_LENGTH = 100  # the same limit as a WebEngage userId: one person, two dialects
@@ -43,19 +53,275 @@ BLOCKED_IDS = frozenset(
 UNSET_MATCHES = ("equals", "prefix", "suffix", "contains")
 ELEMENT_TYPES = ("customer", "event", "device")
 
-_CUSTOMER_KNOWN = frozenset(
-    {"type", "customer_id", "update_existing_only", "attributes", "platforms", "unset_attributes"}
-)
-_EVENT_KNOWN = frozenset({"type", "customer_id", "device_id", "actions"})
-_ACTION_KNOWN = frozenset({
-    "action", "attributes", "platform", "app_version", "user_time", "current_time", "user_timezone_offset",
-    "moe_os_type",
-})  # fmt: skip
-_DEVICE_KNOWN = frozenset({"type", "customer_id", "device_id", "attributes"})
 _BARE_ACTION = frozenset({"action", "attributes", "current_time"})
 _EPOCH = re.compile(r"-?\d+(?:\.\d+)?")
 _PLAIN_ID = re.compile(rf"\S(?:.{{0,{MAX_ID_LENGTH - 2}}}\S)?", re.DOTALL)
 _ZONED = re.compile(r"[T ].*(?:[Zz]|[+-]\d{2}(?::?\d{2})?)$")
+UNDOCUMENTED = "The request body does not match its documented schema"
+
+
+# ---------------------------------------------------------------- the request bodies, as types
+#
+# Every body is admitted by its type first (`checked`): msgspec converts the decoded body to it, and a
+# body the type refuses is refused. The hand-written checks below then refine what no schema states
+# (blocked placeholder ids, times and their range, NUL, nesting, merging a user into itself) and give
+# the vendor's error type and message; for a body the type refused they run too, so the client gets the
+# vendor's message (tests/unit/test_request_types.py checks that they always have one). These types are
+# what `GET /openapi.json` shows (api/openapi.py): the document and the validator are one source.
+# Types follow the checks' leniency: a flag may be a boolean or "true"/"false", a text field a number.
+
+# Not blank, and not a placeholder (compared as `customer_id` does: stripped, in any case).
+_USABLE_ID = rf"^(?!\s*(?:{anycase(*sorted(BLOCKED_IDS))})\s*$)(?=[\s\S]*\S)"
+_CUSTOMER_ID: TypeAlias = Annotated[
+    str,
+    msgspec.Meta(
+        description=f"The user's unique id (the WebEngage userId): not blank, at most {MAX_ID_LENGTH} characters; "
+        "placeholder values (unknown, guest, null, 0, 1, true, false, id, none, ...) are refused.",
+        min_length=1,
+        max_length=MAX_ID_LENGTH,
+        pattern=_USABLE_ID,
+    ),
+]
+_FLAG: TypeAlias = (
+    bool
+    | Annotated[
+        str,
+        msgspec.Meta(description='"true" or "false", in any case.', pattern=rf"^\s*({anycase('true', 'false')})\s*$"),
+    ]
+)
+_TEXT: TypeAlias = Annotated[str | int | float, msgspec.Meta(description="Text (a number is written as text).")]
+_TIME_TEXT = rf"^\s*(?:|{_EPOCH.pattern}|{ISO_REGEX})\s*$"  # what parse_time takes ("" is not sent)
+_TIME: TypeAlias = Annotated[
+    Annotated[str, msgspec.Meta(pattern=_TIME_TEXT)] | int | float,
+    msgspec.Meta(
+        description="ISO 8601 (offsets and fractions accepted), or epoch seconds or milliseconds as a number or "
+        f"digit string; in {SUPPORTED_RANGE}."
+    ),
+]
+_OFFSET: TypeAlias = Annotated[
+    Annotated[int, msgspec.Meta(ge=-MAX_TIMEZONE_OFFSET, le=MAX_TIMEZONE_OFFSET)]
+    | Annotated[float, msgspec.Meta(ge=-MAX_TIMEZONE_OFFSET, le=MAX_TIMEZONE_OFFSET)]
+    | Annotated[str, msgspec.Meta(pattern=rf"^\s*(?:|{_EPOCH.pattern})\s*$")],
+    msgspec.Meta(description="Seconds east of UTC (a number, or digits as a string), a whole number."),
+]
+_PLATFORM: TypeAlias = Annotated[
+    str,
+    msgspec.Meta(
+        description="ANDROID, iOS, web or TV, in any case.", pattern=rf"^\s*({anycase(*attrs.PLATFORMS)})\s*$"
+    ),
+]
+_DEVICE_ID: TypeAlias = Annotated[
+    Annotated[str, msgspec.Meta(max_length=MAX_DEVICE_ID_LENGTH)] | int | float,
+    msgspec.Meta(description=f"The device's id (at most {MAX_DEVICE_ID_LENGTH} characters)."),
+]
+_KIND_TYPES: dict[str, Any] = {
+    attrs.TEXT: str,
+    attrs.GENDER: str,
+    attrs.DATE: str,
+    attrs.PHONE: _TEXT,
+    attrs.BOOL: _FLAG,
+    attrs.NEGATED_BOOL: _FLAG,
+}
+
+
+class MoEngagePlatform(msgspec.Struct, kw_only=True):
+    """A platform the user is on."""
+
+    platform: _PLATFORM
+    active: _FLAG | None = None
+
+
+class MoEngageUnset(msgspec.Struct, kw_only=True):
+    """Attributes to remove: those whose name equals, starts with, ends with or contains `attr`."""
+
+    type: Literal["equals", "prefix", "suffix", "contains"]
+    attr: Annotated[str, msgspec.Meta(description="A name, or part of one.", min_length=1)]
+    case_sensitive: _FLAG | None = None
+
+
+_ARRAY_OP = described(dict[str, list[Any]] | None, "Attribute name -> values (custom attributes only).")
+UserAttributes: Any = msgspec.defstruct(
+    "MoEngageUserAttributes",
+    [
+        *[(key, _KIND_TYPES[kind] | None, None) for key, (_, kind) in attrs.STANDARD.items()],
+        (attrs.PLATFORMS_KEY, list[MoEngagePlatform] | None, None),
+        *[(op, _ARRAY_OP, None) for op in attrs.ARRAY_OPERATORS],
+    ],
+    kw_only=True,
+    module=__name__,
+)
+UserAttributes.__doc__ = (
+    "User attributes: the standard ones listed here (stored as the WebEngage system attributes, see "
+    "docs/moengage.md), any other name is a custom attribute."
+)
+
+
+class _CustomerFields(msgspec.Struct, kw_only=True):
+    customer_id: _CUSTOMER_ID
+    attributes: UserAttributes | None = None
+    update_existing_only: _FLAG | None = None
+    platforms: list[MoEngagePlatform] | None = None
+    unset_attributes: MoEngageUnset | list[MoEngageUnset] | None = None
+
+
+class MoEngageCustomer(_CustomerFields, kw_only=True):
+    """Track User. Fields not listed here are accepted and recorded as dropped."""
+
+    type: Literal["customer"] | None = None
+
+
+class MoEngageAction(msgspec.Struct, kw_only=True):
+    """One event. `current_time` (UTC) wins over `user_time` (local time, shifted by `user_timezone_offset`)."""
+
+    action: Annotated[str, msgspec.Meta(description="The event's name.", pattern=r"\S")]
+    attributes: Annotated[dict[str, Any] | None, msgspec.Meta(description="Event attributes: name -> value.")] = None
+    current_time: _TIME | None = None
+    user_time: _TIME | None = None
+    user_timezone_offset: _OFFSET | None = None
+    platform: _TEXT | None = None
+    app_version: _TEXT | None = None
+    moe_os_type: _TEXT | None = None
+
+
+class _EventFields(msgspec.Struct, kw_only=True):
+    customer_id: _CUSTOMER_ID
+    device_id: _DEVICE_ID | None = None
+    actions: Annotated[list[MoEngageAction], msgspec.Meta(description="One record per action.", min_length=1)]
+
+
+class MoEngageEvent(_EventFields, kw_only=True):
+    """Track Event. Fields not listed here are accepted and recorded as dropped."""
+
+    type: Literal["event"] | None = None
+
+
+DeviceAttributes: Any = msgspec.defstruct(
+    "MoEngageDeviceAttributes",
+    [
+        ("platform", _PLATFORM),
+        ("push_id", _TEXT),
+        *[(key, _TEXT | None, None) for key in attrs.DEVICE_TEXT if key != "push_id"],
+        *[(key, _FLAG | None, None) for key in attrs.DEVICE_BOOLS],
+        *[(key, described(Any, "A number or text (else dropped)."), None) for key in attrs.DEVICE_NUMBERS],
+    ],
+    kw_only=True,
+    module=__name__,
+)
+DeviceAttributes.__doc__ = "Device attributes; names not listed here are dropped."
+
+
+class _DeviceFields(msgspec.Struct, kw_only=True):
+    customer_id: _CUSTOMER_ID
+    attributes: DeviceAttributes
+    device_id: _DEVICE_ID | None = None
+
+
+class MoEngageDevice(_DeviceFields, kw_only=True):
+    """Track Device. Fields not listed here are accepted and recorded as dropped."""
+
+    type: Literal["device"] | None = None
+
+
+class MoEngageCustomerElement(_CustomerFields, tag_field="type", tag="customer", kw_only=True):
+    """A Track User element of a bulk import."""
+
+
+class MoEngageEventElement(_EventFields, tag_field="type", tag="event", kw_only=True):
+    """A Track Event element of a bulk import."""
+
+
+class MoEngageDeviceElement(_DeviceFields, tag_field="type", tag="device", kw_only=True):
+    """A Track Device element of a bulk import."""
+
+
+class MoEngageTransition(msgspec.Struct, kw_only=True):
+    """Bulk Import: each element is checked as its own endpoint would; one invalid element refuses all."""
+
+    elements: Annotated[
+        list[MoEngageCustomerElement | MoEngageEventElement | MoEngageDeviceElement],
+        msgspec.Meta(description="Elements, each with its `type`.", min_length=1),
+    ]
+    type: Literal["transition"] | None = None
+
+
+class MoEngageMergePair(msgspec.Struct, kw_only=True):
+    """`merged_user` merges into `retained_user` (two different users)."""
+
+    merged_user: _CUSTOMER_ID
+    retained_user: _CUSTOMER_ID
+
+
+class MoEngageMerge(msgspec.Struct, kw_only=True):
+    """Merge User."""
+
+    merge_data: Annotated[
+        list[MoEngageMergePair],
+        msgspec.Meta(description=f"1 to {MAX_MERGE_PAIRS} pairs.", min_length=1, max_length=MAX_MERGE_PAIRS),
+    ]
+
+
+_IDENTITY_TYPE: TypeAlias = Literal["customer_id", "moengage_id", "id"]  # IDENTIFIER_TYPES below
+_IDENTITY: TypeAlias = Annotated[
+    str,
+    msgspec.Meta(
+        description=f"A customer_id, or a MoEngage ID (`moengage_id`, also `id`): not blank, at most {MAX_ID_LENGTH} "
+        "characters; for a customer_id, not a placeholder value.",
+        max_length=MAX_ID_LENGTH,
+        pattern=r"\S",
+    ),
+]
+
+
+class MoEngageDelete(msgspec.Struct, kw_only=True):
+    """Delete User."""
+
+    identity_type: _IDENTITY_TYPE
+    identity_value: _IDENTITY
+
+
+class MoEngageIdentifier(msgspec.Struct, kw_only=True):
+    """A user to export."""
+
+    identifier_type: _IDENTITY_TYPE
+    identifier: _IDENTITY
+
+
+class MoEngageExportQuery(msgspec.Struct, kw_only=True):
+    """Who to export, and which attributes (default: all)."""
+
+    identifiers: Annotated[
+        list[MoEngageIdentifier],
+        msgspec.Meta(description=f"1 to {MAX_EXPORT_IDS} users.", min_length=1, max_length=MAX_EXPORT_IDS),
+    ]
+    user_fields_to_export: list[str] | None = None
+
+
+class MoEngageExport(msgspec.Struct, kw_only=True):
+    """Get User (export)."""
+
+    data: MoEngageExportQuery
+
+
+_CUSTOMER_KNOWN = frozenset(MoEngageCustomer.__struct_fields__)
+_EVENT_KNOWN = frozenset(MoEngageEvent.__struct_fields__)
+_ACTION_KNOWN = frozenset(MoEngageAction.__struct_fields__)
+_DEVICE_KNOWN = frozenset(MoEngageDevice.__struct_fields__)
+
+T = TypeVar("T")
+
+
+def checked(obj: dict[str, Any], body_type: Any, parse: Callable[[dict[str, Any]], T]) -> T:
+    """`parse(obj)`, for a body its documented type admits (see "the request bodies, as types" above).
+
+    A body the type refuses is refused, with the error of the hand-written checks (they have one for
+    every such body, tests/unit/test_request_types.py checks), else with msgspec's message.
+    """
+    try:
+        msgspec.convert(obj, body_type)
+    except msgspec.ValidationError as exc:
+        parse(obj)
+        raise Invalid(f"{UNDOCUMENTED}: {exc}", err.VALUE_ERROR) from None
+    return parse(obj)
 
 
 def decode_body(body: bytes) -> dict[str, Any]:

@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import Any
+from typing import Any, Literal
 
+import msgspec
 from prometheus_client import CONTENT_TYPE_LATEST
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -22,6 +23,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from openengage import metrics
 from openengage.errors import StoreUnavailable
+from openengage.operations import Header, Operation, Reply
 from openengage.rules.dates import now_ms
 
 log = logging.getLogger("openengage.api")
@@ -118,3 +120,28 @@ async def metrics_endpoint(request: Request) -> Response:
     except StoreUnavailable:
         pass  # the store errors counter says why the backlog gauges are missing
     return Response(metrics.exposition(extra), media_type=CONTENT_TYPE_LATEST)
+
+
+class Health(msgspec.Struct):
+    """Whether the server can take traffic (the store can take writes)."""
+
+    status: Literal["ok", "unavailable"]
+
+
+HEALTHZ = Operation(
+    id="healthz",
+    summary="Health check",
+    tag="Operations",
+    description="For load balancers: 200 once the server can take traffic, 503 while the store cannot take writes.",
+    replies=(
+        Reply(200, "The server can take traffic.", Health),
+        Reply(503, "The store is unavailable.", Health, headers=(Header("Retry-After", "Seconds.", int, True),)),
+    ),
+)
+METRICS = Operation(
+    id="metrics",
+    summary="Prometheus metrics",
+    tag="Operations",
+    description="The node's totals in Prometheus' text format (docs/operations.md lists the metrics).",
+    replies=(Reply(200, "Prometheus text exposition format.", media=("text/plain",)),),
+)

@@ -9,19 +9,20 @@ from __future__ import annotations
 
 import re
 from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypeVar
 from urllib.parse import unquote
 
+from msgspec import Meta
 from starlette.convertors import Convertor, register_url_convertor
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
 
 from openengage.accounts import Account
 from openengage.api import shapes
 from openengage.api import webengage_responses as we
 from openengage.api.services import services
-from openengage.api.webengage import PREFIX, Refused, authenticate, response_format
+from openengage.api.webengage import FORMAT, LICENSE_CODE, PREFIX, Refused, authenticate, response_format
+from openengage.operations import BEARER, ApiRoute, Operation, Param, Reply
 from openengage.store.base import InvalidCursor, Page
 
 DEFAULT_PAGE = 50
@@ -148,14 +149,122 @@ async def dead_letters(request: Request, account: Account, fmt: str) -> Response
     return we.success(listing("deadLetters", page, shapes.dead_letter_doc), fmt)
 
 
+# ---------------------------------------------------------------- routes and their documentation
+
+LIMIT = Param(
+    "limit", "query", f"Page size, 1 to {MAX_PAGE} (default {DEFAULT_PAGE}).", Annotated[int, Meta(ge=1, le=MAX_PAGE)]
+)
+CURSOR = Param("cursor", "query", "The `next` value of the previous page.")
+USER_ID = Param("user_id", "path", "The user id (URL-encoded: `/` as `%2F`).", example="johndoe21#")
+READ_REPLIES = (
+    Reply(400, "A bad `format`, `limit` or `cursor`, or NUL in a query parameter.", we.WebEngageError, we.BOTH),
+    *we.AUTH_REPLIES,
+    *we.FAILURE_REPLIES,
+)
+
+
+def read_doc(
+    op_id: str, summary: str, data: Any, *params: Param, path: str | None = None, not_found: str = ""
+) -> Operation:
+    """A read-API operation: `data` is the type of `response.data` on success."""
+    found = Reply(200, "Found.", we.success_type(f"{op_id[0].upper()}{op_id[1:]}Response", data, summary), we.BOTH)
+    replies = [found, *READ_REPLIES]
+    if not_found:
+        missing = f"No account has this license code, or {not_found}."
+        replies = [r if r.status != 404 else Reply(404, missing, we.WebEngageError, we.BOTH) for r in replies]
+    return Operation(
+        id=op_id,
+        summary=summary,
+        tag="Read API",
+        security=BEARER,
+        params=(LICENSE_CODE, *params, FORMAT),
+        replies=tuple(replies),
+        path=path,
+        method="GET",
+    )
+
+
 # User ids may hold any character, "/" included (sent as %2F): one route takes the rest of the path and
-# `user_path` splits it on the raw path (see there).
+# `user_path` splits it on the raw path (see there). It serves two documented paths.
 routes = [
-    Route(f"{PREFIX}/users/{{rest:anypath}}", read_route(users), methods=["GET"]),
-    Route(f"{PREFIX}/anonymous-users/{{anonymous_id:anypath}}", read_route(anonymous_user), methods=["GET"]),
-    Route(f"{PREFIX}/stats", read_route(stats), methods=["GET"]),
-    Route(f"{PREFIX}/schema", read_route(schema), methods=["GET"]),
-    Route(f"{PREFIX}/rejections", read_route(rejections), methods=["GET"]),
-    Route(f"{PREFIX}/merges", read_route(merges), methods=["GET"]),
-    Route(f"{PREFIX}/dead-letters", read_route(dead_letters), methods=["GET"]),
+    ApiRoute(
+        f"{PREFIX}/users/{{rest:anypath}}",
+        read_route(users),
+        methods=["GET"],
+        operations=(
+            read_doc(
+                "readUser",
+                "A user's profile",
+                shapes.ProfileDoc,
+                USER_ID,
+                path=f"{PREFIX}/users/{{user_id}}",
+                not_found="no such user",
+            ),
+            read_doc(
+                "readUserEvents",
+                "A user's events, newest first",
+                shapes.EventsPage,
+                USER_ID,
+                LIMIT,
+                CURSOR,
+                path=f"{PREFIX}/users/{{user_id}}/events",
+                not_found="no such user",
+            ),
+        ),
+    ),
+    ApiRoute(
+        f"{PREFIX}/anonymous-users/{{anonymous_id:anypath}}",
+        read_route(anonymous_user),
+        methods=["GET"],
+        operations=read_doc(
+            "readAnonymousUser",
+            "An anonymous user's profile",
+            shapes.ProfileDoc,
+            Param("anonymous_id", "path", "The anonymous id (URL-encoded).", example="a-1f2e"),
+            not_found="no such anonymous user",
+        ),
+    ),
+    ApiRoute(
+        f"{PREFIX}/stats",
+        read_route(stats),
+        methods=["GET"],
+        operations=read_doc("readStats", "Counts", shapes.StatsDoc),
+    ),
+    ApiRoute(
+        f"{PREFIX}/schema",
+        read_route(schema),
+        methods=["GET"],
+        operations=read_doc("readSchema", "The attribute catalogue", shapes.SchemaDoc),
+    ),
+    ApiRoute(
+        f"{PREFIX}/rejections",
+        read_route(rejections),
+        methods=["GET"],
+        operations=read_doc(
+            "readRejections",
+            "Every datum dropped or truncated, with its reason",
+            shapes.RejectionsPage,
+            LIMIT,
+            CURSOR,
+            Param("userId", "query", "Only this user's."),
+        ),
+    ),
+    ApiRoute(
+        f"{PREFIX}/merges",
+        read_route(merges),
+        methods=["GET"],
+        operations=read_doc("readMerges", "The merge ledger", shapes.MergesPage, LIMIT, CURSOR),
+    ),
+    ApiRoute(
+        f"{PREFIX}/dead-letters",
+        read_route(dead_letters),
+        methods=["GET"],
+        operations=read_doc(
+            "readDeadLetters",
+            "Log entries the processor could not apply, with their error",
+            shapes.DeadLettersPage,
+            LIMIT,
+            CURSOR,
+        ),
+    ),
 ]

@@ -7,9 +7,10 @@ documents are encoded as built.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any, Literal
 
 import msgspec
+from msgspec import UNSET, UnsetType
 
 from openengage.rules.dates import format_ms
 from openengage.store.base import AuditEntry, DeadLetter, Event, Merge, Profile, Rejection, SchemaAttribute, Stats
@@ -126,3 +127,151 @@ def dead_letter_doc(letter: DeadLetter) -> dict[str, Any]:
         "failedAt": format_ms(letter.failed_at),
         "payload": payload,
     }
+
+
+# ---------------------------------------------------------------- the documents above, for GET /openapi.json
+
+
+class PlatformDoc(msgspec.Struct):
+    platform: str
+    active: bool
+
+
+class ProfileDoc(msgspec.Struct, kw_only=True):
+    """A profile. The system attributes it holds appear under their WebEngage names (those listed here)."""
+
+    userId: str | None
+    anonymousIds: list[str]
+    emailOptIn: bool
+    smsOptIn: bool
+    whatsappOptIn: bool
+    rcsOptIn: bool | UnsetType = UNSET
+    name: str | UnsetType = UNSET
+    firstName: str | UnsetType = UNSET
+    lastName: str | UnsetType = UNSET
+    email: str | UnsetType = UNSET
+    phone: str | UnsetType = UNSET
+    company: str | UnsetType = UNSET
+    hashedEmail: str | UnsetType = UNSET
+    hashedPhone: str | UnsetType = UNSET
+    country: str | UnsetType = UNSET
+    city: str | UnsetType = UNSET
+    region: str | UnsetType = UNSET
+    locality: str | UnsetType = UNSET
+    postalCode: str | UnsetType = UNSET
+    birthDate: str | UnsetType = UNSET
+    gender: str | UnsetType = UNSET
+    platforms: list[PlatformDoc] | UnsetType = UNSET
+    attributes: Annotated[dict[str, Any], msgspec.Meta(description="Custom attributes: name -> value.")]
+    firstSeen: str | None
+    lastSeen: str | None
+    devices: Annotated[list[dict[str, Any]], msgspec.Meta(description="MoEngage devices.")] | UnsetType = UNSET
+
+
+class EventDoc(msgspec.Struct, kw_only=True):
+    """An event: its time as sent when sent as text, else formatted (`yyyy-MM-ddTHH:mm:ss+0000`)."""
+
+    eventName: str
+    eventTime: str
+    eventData: dict[str, Any]
+    userId: str | None
+    anonymousId: str | None
+    receivedAt: str
+    context: Annotated[dict[str, Any], msgspec.Meta(description="MoEngage: device, platform, ...")] | UnsetType = UNSET
+
+
+_NEXT = Annotated[str | None, msgspec.Meta(description="The cursor of the next page (null: this is the last).")]
+
+
+class EventsPage(msgspec.Struct):
+    """A user's events, newest first."""
+
+    events: list[EventDoc]
+    next: _NEXT
+
+
+class StatsDoc(msgspec.Struct):
+    """Counts of the account's data; `pending`: accepted, not processed yet; `deadLetters`: not applicable."""
+
+    users: int
+    anonymousUsers: int
+    events: int
+    pending: int
+    deadLetters: int
+
+
+class SchemaEntry(msgspec.Struct):
+    type: Annotated[str, msgspec.Meta(description="The type the first value locked.")]
+    firstSeen: str
+
+
+class SchemaDoc(msgspec.Struct):
+    """The attribute catalogue: user attributes, and each event's attributes, with their locked types."""
+
+    users: dict[str, SchemaEntry]
+    events: dict[str, dict[str, SchemaEntry]]
+
+
+class RejectionDoc(msgspec.Struct, kw_only=True):
+    """A datum the processor dropped or truncated, with its reason."""
+
+    id: int
+    kind: str
+    userId: str | None
+    anonymousId: str | None
+    eventName: str | None
+    field: str
+    reason: str
+    detail: str
+    value: Any
+    action: Literal["dropped", "truncated"]
+    at: str
+
+
+class RejectionsPage(msgspec.Struct):
+    """Rejections, newest first."""
+
+    rejections: list[RejectionDoc]
+    next: _NEXT
+
+
+class MergeDoc(msgspec.Struct, kw_only=True):
+    """An entry of the merge ledger: profile `fromProfile` merged into `intoProfile`."""
+
+    id: int
+    kind: Annotated[str, msgspec.Meta(description="identify (anonymous into known) or merge (known into known).")]
+    userId: str | None
+    anonymousId: str | None
+    mergedUser: str | None
+    fromProfile: int
+    intoProfile: int
+    at: str
+
+
+class MergesPage(msgspec.Struct):
+    """Merges, newest first."""
+
+    merges: list[MergeDoc]
+    next: _NEXT
+
+
+class DeadLetterDoc(msgspec.Struct, kw_only=True):
+    """A log entry the processor could not apply, kept to retry or drop (`openengage dead-letters`)."""
+
+    id: int
+    logId: int
+    error: Annotated[str, msgspec.Meta(description="The exception's type.")]
+    message: str
+    records: int
+    attempts: int
+    requeued: Annotated[bool, msgspec.Meta(description="A retry is in the ingest log, not applied yet.")]
+    receivedAt: str
+    failedAt: str
+    payload: Annotated[Any, msgspec.Meta(description="The entry's records (OpenEngage's record format).")]
+
+
+class DeadLettersPage(msgspec.Struct):
+    """Dead letters, newest first."""
+
+    deadLetters: list[DeadLetterDoc]
+    next: _NEXT

@@ -8,10 +8,11 @@ de-duplication atomically with the durable append. Only a committed append answe
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
+from typing import Annotated, Any, Literal
 
+from msgspec import Meta
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
 
 from openengage.accounts import Account, can_authenticate_rest
 from openengage.api import webengage_responses as we
@@ -20,13 +21,20 @@ from openengage.api.body import TooLarge, is_json, read_body
 from openengage.api.guard import NUL_TEXT
 from openengage.api.services import Services, services
 from openengage.api.webengage_schema import (
+    BulkEvents,
+    BulkUsers,
+    Event,
     Invalid,
+    User,
+    checked,
     decode_body,
     fast_events,
-    parse_bulk,
+    parse_bulk_events,
+    parse_bulk_users,
     parse_event,
     parse_user,
 )
+from openengage.operations import BEARER, ApiRoute, Operation, Param
 from openengage.records import RawEventRecord, Record, encode_records
 from openengage.rules.dates import now_ms
 from openengage.rules.windows import window_of
@@ -109,19 +117,20 @@ Parser = Callable[[bytes], Sequence[Record | RawEventRecord]]
 
 
 def users(body: bytes) -> list[Record]:
-    return [parse_user(decode_body(body))]
+    return [checked(decode_body(body), User, parse_user)]
 
 
 def bulk_users(body: bytes) -> list[Record]:
-    return parse_bulk(decode_body(body), "users", parse_user)
+    return list(checked(decode_body(body), BulkUsers, parse_bulk_users))
 
 
 def events(body: bytes) -> Sequence[Record | RawEventRecord]:
-    return fast_events(body, bulk=False) or [parse_event(decode_body(body))]
+    # The fast path admits a subset of what `Event` admits (tests/unit/test_request_types.py checks).
+    return fast_events(body, bulk=False) or [checked(decode_body(body), Event, parse_event)]
 
 
 def bulk_events(body: bytes) -> Sequence[Record | RawEventRecord]:
-    return fast_events(body, bulk=True) or parse_bulk(decode_body(body), "events", parse_event)
+    return fast_events(body, bulk=True) or list(checked(decode_body(body), BulkEvents, parse_bulk_events))
 
 
 def endpoint(bucket: str, parse: Parser, path: str) -> Callable[[Request], Awaitable[Response]]:
@@ -170,15 +179,77 @@ def endpoint(bucket: str, parse: Parser, path: str) -> Callable[[Request], Await
     return handle
 
 
+# ---------------------------------------------------------------- routes and their documentation
+
 PREFIX = "/v1/accounts/{license_code}"
+LICENSE_CODE = Param(
+    "license_code", "path", "The account's license code, as issued (`~` included).", example="~2f6a9c1e"
+)
+FORMAT = Param(
+    "format", "query", "The response format: json (the default) or xml, in any letter case.", Literal["json", "xml"]
+)
+REQUEST_ID = Param(
+    "x-request-id",
+    "header",
+    "Makes retries safe: a repeat of an id this account had accepted in the last 4 hours is answered as the "
+    "first was and stores nothing again.",
+    Annotated[str, Meta(max_length=MAX_REQUEST_ID)],
+)
+_USER = {"userId": "johndoe", "firstName": "John", "lastName": "Doe", "birthDate": "1986-08-19T15:45:00-0800",
+         "gender": "male", "email": "john@doe.com", "phone": "+551155256325", "company": "Alphabet Inc.",
+         "attributes": {"Age": "31", "Twitter username": "@origjohndoe86", "Dollars spent": 461.93}}  # fmt: skip
+_EVENT = {"userId": "johndoe", "eventName": "Added to Cart", "eventTime": "2018-09-15T18:29:00-0800",
+          "eventData": {"Product ID": 1337, "Price": 39.80, "Quantity": 1, "Currency": "USD"}}  # fmt: skip
+
+
+def ingest_doc(op_id: str, summary: str, body: Any, example: dict[str, Any], description: str) -> Operation:
+    return Operation(
+        id=op_id,
+        summary=summary,
+        tag="WebEngage",
+        description=description,
+        security=BEARER,
+        params=(LICENSE_CODE, FORMAT, REQUEST_ID),
+        body=body,
+        body_description="JSON (`application/json` or another `application/*+json` type).",
+        examples={"vendor": example},
+        replies=we.INGEST_REPLIES,
+    )
+
+
+def _route(path: str, bucket: str, parse: Parser, doc: Operation) -> ApiRoute:
+    return ApiRoute(f"{PREFIX}{path}", endpoint(bucket, parse, path), methods=["POST"], operations=doc)
+
 
 routes = [
-    Route(f"{PREFIX}/users", endpoint("users", users, "/users"), methods=["POST"]),
-    Route(f"{PREFIX}/events", endpoint("events", events, "/events"), methods=["POST"]),
-    Route(f"{PREFIX}/bulk-users", endpoint("bulk", bulk_users, "/bulk-users"), methods=["POST"]),
-    Route(
-        f"{PREFIX}/bulk-events",
-        endpoint("bulk", bulk_events, "/bulk-events"),
-        methods=["POST"],
+    _route(
+        "/users",
+        "users",
+        users,
+        ingest_doc(
+            "webengageTrackUser",
+            "Create or update a user",
+            User,
+            _USER,
+            "With both userId and anonymousId, the anonymous profile merges into the known user's.",
+        ),
+    ),
+    _route(
+        "/events",
+        "events",
+        events,
+        ingest_doc("webengageTrackEvent", "Track an event", Event, _EVENT, "System events cannot be created."),
+    ),
+    _route(
+        "/bulk-users",
+        "bulk",
+        bulk_users,
+        ingest_doc("webengageBulkUsers", "Create or update 1 to 25 users", BulkUsers, {"users": [_USER]}, ""),
+    ),
+    _route(
+        "/bulk-events",
+        "bulk",
+        bulk_events,
+        ingest_doc("webengageBulkEvents", "Track 1 to 25 events", BulkEvents, {"events": [_EVENT]}, ""),
     ),
 ]

@@ -12,14 +12,16 @@ the NUL character anywhere, and dates outside the supported range (rules/dates.p
 from __future__ import annotations
 
 import re
-from typing import Any
+from collections.abc import Callable
+from typing import Annotated, Any, TypeVar
 
 import msgspec
 
 from openengage import reasons
 from openengage.api.guard import MAX_DEPTH, NUL_ESCAPE, NUL_TEXT, big_numbers, describe, nul_path, too_deep
+from openengage.operations import anycase, described
 from openengage.records import Drop, EventRecord, RawEventRecord, UserRecord
-from openengage.rules.dates import DOCUMENTED_FORMAT, SUPPORTED_RANGE, epoch_to_ms, out_of_range, parse_iso
+from openengage.rules.dates import DOCUMENTED_FORMAT, ISO_REGEX, SUPPORTED_RANGE, epoch_to_ms, out_of_range, parse_iso
 from openengage.rules.system_events import SYSTEM_EVENTS, is_system_event
 
 MAX_ID_LENGTH = 100
@@ -34,14 +36,83 @@ USER_STRING_FIELDS = (
 )  # fmt: skip
 USER_BOOL_FIELDS = ("emailOptIn", "smsOptIn", "whatsappOptIn", "rcsOptIn")
 GENDERS = ("male", "female", "other")
-_E164 = re.compile(r"\+[1-9]\d{1,14}")
+_E164 = re.compile(r"\+[1-9][0-9]{1,14}")  # ASCII digits: `\d` would take any script's digits
 _ID_FIELDS = ("userId", "anonymousId")
-_USER_KNOWN = frozenset(
-    {*_ID_FIELDS, *USER_STRING_FIELDS, *USER_BOOL_FIELDS, "birthDate", "gender", "phone", "attributes"}
-)
-_EVENT_KNOWN = frozenset({*_ID_FIELDS, "eventName", "eventTime", "eventData"})
 TOO_DEEP = f"nested too deeply; at most {MAX_DEPTH} levels of objects and arrays are accepted"
 BIG_NUMBER = "a number out of range (beyond ±1.8e308, or an integer of more than 4300 digits)"
+UNDOCUMENTED = "Error: the request body does not match its documented schema"
+
+
+# ---------------------------------------------------------------- the request bodies, as types
+#
+# Every body is admitted by its type first (`checked`): msgspec converts the decoded body to it, and a
+# body the type refuses is refused. The hand-written checks below then refine what no schema states
+# (both ids empty, dates and their range, system event names, NUL, nesting) and say what is wrong in
+# the vendor's words; for a body the type refused they run too, so the client gets the vendor-style
+# message (tests/unit/test_request_types.py checks that they always have one). These types are what
+# `GET /openapi.json` shows (api/openapi.py), so the document and the validator are one source. Unknown
+# fields are admitted and recorded by the processor as dropped (`unknown_field`).
+
+
+_ID = described(str, f'At most {MAX_ID_LENGTH} characters; null or "" count as not sent.', max_length=MAX_ID_LENGTH)
+_DATE = f"{DOCUMENTED_FORMAT} (also `Z`, `±hh:mm`, fractions of a second, a date alone), in {SUPPORTED_RANGE}."
+_DATE_TEXT = described(str, "", pattern=f"^(?:|{ISO_REGEX})$")  # the forms rules/dates.py parses; "" is not sent
+_GENDER = described(str, "male, female or other, in any letter case.", pattern=f"^(|{anycase(*GENDERS)})$")
+_PHONE = described(str, "E.164, e.g. +551155256325.", pattern=r"^(|\+[1-9][0-9]{1,14})$")
+_IDS: list[tuple[str, Any, Any]] = [
+    ("userId", described(_ID | None, "The known user's id. userId, anonymousId or both are needed."), None),
+    ("anonymousId", described(_ID | None, "The anonymous user's id (on /users with userId: the two merge)."), None),
+]
+
+User: Any = msgspec.defstruct(
+    "WebEngageUser",
+    [
+        *_IDS,
+        *[(name, str | None, None) for name in USER_STRING_FIELDS],
+        *[(name, bool | None, None) for name in USER_BOOL_FIELDS],
+        ("birthDate", described(_DATE_TEXT | None, _DATE), None),
+        ("gender", _GENDER | None, None),
+        ("phone", _PHONE | None, None),
+        ("attributes", described(dict[str, Any] | None, "Custom attributes: name -> value."), None),
+    ],
+    kw_only=True,
+    module=__name__,
+)
+User.__doc__ = "A user (Track User). Fields not listed here are accepted and recorded as dropped."
+
+_EVENT_NAME = described(
+    str,
+    f"1 to {MAX_EVENT_NAME_LENGTH} characters; not a system event's name.",
+    min_length=1,
+    max_length=MAX_EVENT_NAME_LENGTH,
+)
+_EVENT_TIME = f"{_DATE} Or epoch seconds, or milliseconds from 10^11 up, as a number."
+EVENT_TIME: Any = described(_DATE_TEXT | int | float | None, _EVENT_TIME)  # business events take it too
+Event: Any = msgspec.defstruct(
+    "WebEngageEvent",
+    [
+        *_IDS,
+        ("eventName", _EVENT_NAME),
+        ("eventTime", EVENT_TIME, None),
+        (
+            "eventData",
+            described(dict[str, Any] | str | None, "Event attributes: an object (or one as a string)."),
+            None,
+        ),
+    ],
+    kw_only=True,
+    module=__name__,
+)
+Event.__doc__ = "An event (Track Event). Fields not listed here are accepted and recorded as dropped."
+
+_BULK = msgspec.Meta(min_length=1, max_length=MAX_BULK, description=f"1 to {MAX_BULK} records.")
+BulkUsers: Any = msgspec.defstruct("WebEngageBulkUsers", [("users", Annotated[list[User], _BULK])], module=__name__)
+BulkUsers.__doc__ = "Bulk users: refused whole, each bad record listed by index, if any record is invalid."
+BulkEvents: Any = msgspec.defstruct("WebEngageBulkEvents", [("events", Annotated[list[Event], _BULK])], module=__name__)
+BulkEvents.__doc__ = "Bulk events: refused whole, each bad record listed by index, if any record is invalid."
+
+_USER_KNOWN = frozenset(User.__struct_fields__)
+_EVENT_KNOWN = frozenset(Event.__struct_fields__)
 
 
 class Invalid(Exception):
@@ -285,6 +356,33 @@ def parse_bulk(body: dict[str, Any], key: str, parse: Any) -> list[Any]:
             errors,
         )
     return records
+
+
+def parse_bulk_users(body: dict[str, Any]) -> list[UserRecord]:
+    records: list[UserRecord] = parse_bulk(body, "users", parse_user)
+    return records
+
+
+def parse_bulk_events(body: dict[str, Any]) -> list[EventRecord]:
+    records: list[EventRecord] = parse_bulk(body, "events", parse_event)
+    return records
+
+
+T = TypeVar("T")
+
+
+def checked(obj: dict[str, Any], body_type: Any, parse: Callable[[dict[str, Any]], T]) -> T:
+    """`parse(obj)`, for a body its documented type admits (see "the request bodies, as types" above).
+
+    A body the type refuses is refused, with the message of the hand-written checks (they have one for
+    every such body, tests/unit/test_request_types.py checks), else with msgspec's.
+    """
+    try:
+        msgspec.convert(obj, body_type)
+    except msgspec.ValidationError as exc:
+        parse(obj)
+        raise Invalid(f"{UNDOCUMENTED}: {exc}.") from None
+    return parse(obj)
 
 
 # ---------------------------------------------------------------- the fast path for events

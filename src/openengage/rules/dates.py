@@ -28,6 +28,7 @@ _ISO = re.compile(
     r"(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:[.,](\d{1,9}))?)?"
     r"(Z|z|[+-]\d{2}(?::?\d{2})?)?)?"
 )
+ISO_REGEX = _ISO.pattern  # the accepted forms, for documents (api's request types)
 # Epoch numbers at or above this are milliseconds (1e11 s is the year 5138).
 _MS_THRESHOLD = 100_000_000_000
 DOCUMENTED_FORMAT = "yyyy-MM-ddTHH:mm:ss±hhmm, e.g. 2018-09-15T18:29:00-0800"
