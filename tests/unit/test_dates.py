@@ -179,3 +179,8 @@ def test_format_ms_agrees_with_datetime_over_the_range() -> None:
     for ms in [MIN_MS, MAX_MS, 0, -1, 1] + [rng.randint(MIN_MS, MAX_MS) for _ in range(5000)]:
         moment = epoch + dt.timedelta(milliseconds=ms)
         assert format_ms(ms) == f"{moment.year:04d}" + moment.strftime("-%m-%dT%H:%M:%S+0000"), ms
+
+
+def test_digits_of_other_scripts_are_not_dates() -> None:
+    for text in ("２０２４-01-01", "٢٠٢٤-01-01", "2024-01-0١", "2024-01-01T1٠:00:00+0000"):
+        assert parse_iso(text) is None, text

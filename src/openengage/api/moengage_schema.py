@@ -54,9 +54,9 @@ UNSET_MATCHES = ("equals", "prefix", "suffix", "contains")
 ELEMENT_TYPES = ("customer", "event", "device")
 
 _BARE_ACTION = frozenset({"action", "attributes", "current_time"})
-_EPOCH = re.compile(r"-?\d+(?:\.\d+)?")
+_EPOCH = re.compile(r"-?\d+(?:\.\d+)?", re.ASCII)  # 0-9 only, not any script's digits
 _PLAIN_ID = re.compile(rf"\S(?:.{{0,{MAX_ID_LENGTH - 2}}}\S)?", re.DOTALL)
-_ZONED = re.compile(r"[T ].*(?:[Zz]|[+-]\d{2}(?::?\d{2})?)$")
+_ZONED = re.compile(r"[T ].*(?:[Zz]|[+-]\d{2}(?::?\d{2})?)$", re.ASCII)
 UNDOCUMENTED = "The request body does not match its documented schema"
 
 

@@ -26,7 +26,8 @@ import time
 _ISO = re.compile(
     r"(\d{4})-(\d{2})-(\d{2})"
     r"(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:[.,](\d{1,9}))?)?"
-    r"(Z|z|[+-]\d{2}(?::?\d{2})?)?)?"
+    r"(Z|z|[+-]\d{2}(?::?\d{2})?)?)?",
+    re.ASCII,  # `\d` means 0-9 only: Python's would take any script's digits (int() reads them too)
 )
 ISO_REGEX = _ISO.pattern  # the accepted forms, for documents (api's request types)
 # Epoch numbers at or above this are milliseconds (1e11 s is the year 5138).
