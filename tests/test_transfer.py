@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from pathlib import Path
@@ -181,3 +182,77 @@ def _first_account(server: Server) -> dict[str, str]:
             return {"license_code": lines["License code"], "api_key": lines["REST API key"]}
         time.sleep(0.1)
     raise AssertionError(f"serve printed no first account: {server.output()}")
+
+
+# ---------------------------------------------------------------- export
+
+
+def _seed_account(api: Harness) -> None:
+    assert api.post("/users", {"anonymousId": "anon-1", "attributes": {"plan": "free"}}).status_code == 201
+    assert api.post("/events", {"anonymousId": "anon-1", "eventName": "visit"}).status_code == 201
+    user = {
+        "userId": 'u,1\n"quoted"',  # a CSV's worst case
+        "anonymousId": "anon-1",
+        "firstName": "Zoë",
+        "email": "z@x.io",
+        "emailOptIn": False,
+        "attributes": {"age": 41, "vip": True, "since": "2020-02-02T02:02:02+0000", "tags": ["a", "b"], "o": {"k": 1}},
+    }
+    assert api.post("/users", user).status_code == 201
+    assert api.post("/users", {"anonymousId": "anon-2", "attributes": {"age": 7}}).status_code == 201
+    event = {"userId": "u2", "eventName": "buy", "eventTime": 1_700_000_000_123, "eventData": {"amount": 9.5}}
+    assert api.post("/events", event).status_code == 201
+    assert api.post("/events", {**event, "eventTime": "2024-01-01T10:00:00+0530"}).status_code == 201
+    api.drain()
+
+
+def _snapshot(api: Harness, lc: str, key: str) -> Any:
+    users = {}
+    for uid in ('u,1\n"quoted"', "u2"):
+        doc = api.profile(uid, lc=lc, key=key)
+        users[uid] = {k: v for k, v in doc.items() if k not in ("firstSeen", "lastSeen")}
+        users[uid]["events"] = [
+            {k: v for k, v in e.items() if k != "receivedAt"} for e in api.events(uid, lc=lc, key=key)["events"]
+        ]
+    anon = api.data("/anonymous-users/anon-2", lc=lc, key=key)
+    users["anon-2"] = {k: v for k, v in anon.items() if k not in ("firstSeen", "lastSeen")}
+    return users
+
+
+@pytest.mark.parametrize("fmt", ["ndjson", "csv"])
+def test_export_imports_back_into_another_account(api: Harness, tmp_path: Path, fmt: str) -> None:
+    _seed_account(api)
+    files = {}
+    for kind in ("users", "events"):
+        path = tmp_path / f"{kind}.{fmt}"
+        result = invoke(api, "export", api.lc, "--kind", kind, "--format", fmt, "--output", str(path))
+        assert result.exit_code == 0, result.output
+        files[kind] = path
+    created = invoke(api, "accounts", "create", "copy", "--json")
+    assert created.exit_code == 0, created.output
+    other = json.loads(created.stdout)
+    for kind in ("users", "events"):
+        result = invoke(api, "import", other["license_code"], str(files[kind]), "--kind", kind, "--format", fmt)
+        assert result.exit_code == 0, result.output
+    api.refresh_auth()
+    api.drain()
+    assert _snapshot(api, other["license_code"], other["api_key"]) == _snapshot(api, api.lc, api.creds.api_key)
+
+
+def test_export_writes_instants_a_number_would_misread_as_text() -> None:
+    from openengage.store.base import Event
+    from openengage.transfer.exporter import event_time
+
+    def at(ms: int) -> Event:
+        return Event(1, "u", None, "e", ms, None, {}, {}, 0)
+
+    assert event_time(at(1_700_000_000_123)) == 1_700_000_000_123
+    assert event_time(at(86_400_500)) == "1970-01-02T00:00:00.500+0000"  # as a number: 86,400,500 seconds
+    assert event_time(at(-86_400_000)) == "1969-12-31T00:00:00.000+0000"
+
+
+def test_export_csv_types_its_columns_from_the_schema(api: Harness, tmp_path: Path) -> None:
+    _seed_account(api)
+    result = invoke(api, "export", api.lc, "--kind", "users", "--format", "csv")
+    header = result.stdout.splitlines()[0]
+    assert header.endswith("age:number,o:json,plan:string,since:date,tags:json,vip:boolean")

@@ -33,13 +33,19 @@ SWITCH_INTERVAL = 0.0005
 
 
 async def not_found(request: Request, exc: Exception) -> Response:
+    """404 and 405 in the shape of the dialect the path belongs to (MoEngage's roots, else WebEngage's)."""
     status = exc.status_code if isinstance(exc, HTTPException) else 404
+    headers = exc.headers if isinstance(exc, HTTPException) else None  # 405 carries Allow
+    if moengage.owns(request.url.path):
+        return moengage.app_error(status, request.method, headers)
     message = "Error: no such resource." if status == 404 else "Error: method not allowed."
-    return we.error(status, message)
+    return we.error(status, message, headers=headers)
 
 
 async def server_error(request: Request, exc: Exception) -> Response:
     log.exception("unhandled error", exc_info=exc, extra={"action": "server_error"})
+    if moengage.owns(request.url.path):
+        return moengage.app_error(500, request.method)
     return we.error(500, "Error: internal server error; nothing was queued.")
 
 

@@ -370,6 +370,30 @@ def import_(license_code: str, path: Any, kind: str, fmt: str | None, database_u
         sys.exit(1)
 
 
+@main.command()
+@click.argument("license_code")
+@click.option("--kind", type=click.Choice(["users", "events"]), required=True, help="What to export.")
+@click.option("--format", "fmt", type=click.Choice(["ndjson", "csv"]), default="ndjson", show_default=True)
+@click.option("--output", "-o", type=click.File("w", encoding="utf-8", lazy=True), default="-", help="File (- stdout).")
+@database_option
+def export(license_code: str, kind: str, fmt: str, output: Any, database_url: str | None) -> None:
+    """Export every user or event of an account as NDJSON or CSV (what `openengage import` reads)."""
+    from openengage.transfer.exporter import export as run_export
+
+    async def run(store: Store) -> int:
+        account = await find_account(store, license_code)
+        stats = await store.stats(account.id)
+        total = stats.users + stats.anonymous_users if kind == "users" else stats.events
+        if not sys.stderr.isatty() or not total:
+            return await run_export(store, account.id, kind, fmt, output.write, lambda n: None)
+        with click.progressbar(length=total, label=f"exporting {kind}", file=sys.stderr) as bar:
+            return await run_export(store, account.id, kind, fmt, output.write, bar.update)
+
+    rows = with_store(database_url, run)
+    output.flush()
+    click.echo(f"exported {rows} {kind} rows", err=True)
+
+
 # ---------------------------------------------------------------- accounts
 
 

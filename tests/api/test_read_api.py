@@ -127,3 +127,11 @@ def test_a_user_id_ending_in_events(api: Harness) -> None:
     assert api.get("/users/y/events").json()["response"]["message"] == "Error: no user 'y' in this account."
     assert api.profile("x/events")["userId"] == "x/events"  # the harness percent-encodes every character
     assert api.data("/users/x%2Fevents", params={"format": "json"})["userId"] == "x/events"
+
+
+def test_nul_in_read_paths_and_queries_is_refused_not_a_500(api: Harness) -> None:
+    for path in ("/users/%00", "/users/a%00b/events", "/anonymous-users/%00"):
+        r = api.get(path)
+        assert r.status_code == 404, (path, r.text)
+    r = api.get("/rejections", params={"userId": "a\x00"})
+    assert r.status_code == 400 and "NUL" in r.json()["response"]["message"]

@@ -78,3 +78,21 @@ def test_bulk_paths_agree() -> None:
 def test_the_common_shape_takes_the_fast_path() -> None:
     assert fast_events(json.dumps(seeds.EVENT).encode(), bulk=False) is not None
     assert fast_events(json.dumps(seeds.BULK_EVENTS).encode(), bulk=True) is not None
+
+
+def test_limits_cost_the_common_shape_nothing() -> None:
+    """Hex ids look like exponents to the byte scan; they are decoded to be sure, and stay on the fast path."""
+    event = {"anonymousId": "bf412108-0357-4330-b119-7305e767823c", "eventName": "E"}
+    event["eventData"] = {"order": "7305e767823c", "n": 1e300, "big": 10**300}
+    assert fast_events(json.dumps(event).encode(), bulk=False) is not None
+    deep_enough = {"userId": "u", "eventName": "E", "eventData": {"a": [[[[]]]] * 30}}  # many brackets, shallow
+    assert fast_events(json.dumps({"events": [deep_enough] * 25}).encode(), bulk=True) is not None
+
+
+@pytest.mark.parametrize(
+    "data",
+    [b'{"k":1e400}', b'{"k":-1E+309}', b'{"k":' + b"9" * 4400 + b"}", b'{"k":"\\u0000"}', b'{"k":{"\\u0000":1}}'],
+)
+def test_what_the_processor_could_not_decode_or_store_leaves_the_fast_path(data: bytes) -> None:
+    body = b'{"userId":"u","eventName":"E","eventData":' + data + b"}"
+    assert fast_events(body, bulk=False) is None

@@ -13,7 +13,7 @@ import base64
 import binascii
 import dataclasses
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from starlette.requests import Request
@@ -89,6 +89,8 @@ async def authenticate(request: Request, svc: Services) -> Account:
         raise err.APPKEY_HEADER_MISMATCH()
     if user != app_id:
         raise err.APP_ID_MISMATCH()
+    if "\x00" in app_id:  # no app id holds one, and PostgreSQL would refuse the lookup
+        raise err.UNKNOWN_APP_ID()
     return check_account(await svc.auth.account_by_app_id(app_id), secret)
 
 
@@ -277,6 +279,31 @@ async def export(request: Request) -> Response:
         raise  # 503 in the vendor's shape (api/unavailable.py)
     except Exception:
         return server_error(request_id)
+
+
+# ---------------------------------------------------------------- app-wide errors under the Data API's paths
+
+ROOTS = frozenset({"customer", "customers", "event", "device", "transition"})
+
+
+def owns(path: str) -> bool:
+    """Whether a URL path is under a Data API root (`/v1/customer`, `/v1/event`, …): its errors speak MoEngage."""
+    parts = path.split("/", 3)
+    return len(parts) >= 3 and parts[0] == "" and parts[1] == "v1" and parts[2] in ROOTS
+
+
+def app_error(status: int, method: str, headers: Mapping[str, str] | None = None) -> Response:
+    """The app-wide 404, 405 and 500 answers for a Data API path, in the vendor's failure shape."""
+    request_id = moe.new_request_id()
+    if status == 404:
+        failure = err.ROUTE_NOT_FOUND()
+    elif status == 405:
+        failure = Invalid(
+            f"Method {method} is not allowed here; the Data API takes POST", err.METHOD_NOT_ALLOWED, status=405
+        )
+    else:
+        failure = err.SERVER_ERROR()
+    return moe.fail(failure.status, failure.type, failure.message, request_id, None, headers)
 
 
 def _both(path: str, handler: Callable[[Request], Awaitable[Response]]) -> list[Route]:

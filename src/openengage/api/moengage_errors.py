@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import dataclasses
 
+from openengage.api.guard import MAX_DEPTH
+
 
 class Invalid(Exception):
     """A request the API refuses; `type`, `message` and `attribute` are what the client sees."""
@@ -74,6 +76,17 @@ MALFORMED = Documented(
     "Could not decode the request body. The JSON was incorrect or not encoded as UTF-8.", "Malformed JSON"
 )
 NOT_AN_OBJECT = Documented("A valid JSON document is required.", "Body type is not JSON")
+TOO_DEEP = Documented(
+    f"The JSON document is nested too deeply; at most {MAX_DEPTH} levels of objects and arrays are accepted.",
+    "Malformed JSON",
+)
+ROUTE_NOT_FOUND = Documented(
+    "No such resource; the Data API routes are POST /v1/customer/{app_id}, /v1/event/{app_id}, /v1/device/{app_id},"
+    " /v1/transition/{app_id}, /v1/customer/merge, /v1/customer/delete and /v1/customers/export",
+    "Not Found",
+    404,
+)
+METHOD_NOT_ALLOWED = "Method Not Allowed"
 RATE_LIMITED = Documented("Rate Limits for User / Event exceeded", "Rate Limit Exceeded", 429)
 SERVER_ERROR = Documented(
     "An unexpected error was encountered while processing this request. Nothing was stored; retry later.",

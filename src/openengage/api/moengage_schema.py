@@ -4,11 +4,15 @@ Structural problems raise `Invalid` with the vendor's error type and message, an
 400 and nothing stored. Well-typed data a content rule later drops (a 50-character attribute name, a
 type conflict, a device for an unknown user) is accepted here and recorded by the processor. Choices
 where the vendor's documents are silent or disagree are listed in docs/moengage.md.
+
+What no store can hold is refused here too (api/guard.py): bodies nested more than MAX_DEPTH levels,
+the NUL character anywhere, and times outside the supported range (rules/dates.py).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import math
 import re
 from typing import Any
 
@@ -16,12 +20,16 @@ import msgspec
 
 from openengage.api import moengage_attributes as attrs
 from openengage.api import moengage_errors as err
+from openengage.api.guard import NUL_TEXT, describe, nul_path, too_deep
 from openengage.api.moengage_errors import Invalid
 from openengage.records import DeleteRecord, DeviceRecord, Drop, EventRecord, MergeRecord, Record, UnsetRule, UserRecord
-from openengage.rules.dates import epoch_to_ms, parse_iso
+from openengage.rules.dates import SUPPORTED_RANGE, epoch_text_to_ms, epoch_to_ms, in_range, out_of_range, parse_iso
 
 MAX_BODY_BYTES = 128 * 1024
 MAX_ID_LENGTH = 100  # the same limit as a WebEngage userId: one person, two dialects
+# Device ids are UUIDs, GAIDs, IDFVs (36 characters) in every source; the bound keeps them within what
+# PostgreSQL can index (a btree row holds at most 2,704 bytes: a longer id failed the processor forever).
+MAX_DEVICE_ID_LENGTH = 255
 MAX_MERGE_PAIRS = 50
 MAX_EXPORT_IDS = 20
 MAX_TIMEZONE_OFFSET = 54_000
@@ -53,8 +61,12 @@ _ZONED = re.compile(r"[T ].*(?:[Zz]|[+-]\d{2}(?::?\d{2})?)$")
 def decode_body(body: bytes) -> dict[str, Any]:
     if not body.strip():
         raise err.EMPTY_BODY()
+    if too_deep(body):
+        raise err.TOO_DEEP()
     try:
         data = msgspec.json.decode(body)
+    except RecursionError:  # not reached past too_deep(); kept so no body can turn into a 500
+        raise err.TOO_DEEP() from None
     except (msgspec.DecodeError, UnicodeDecodeError):
         raise err.MALFORMED() from None
     if not isinstance(data, dict):
@@ -65,10 +77,17 @@ def decode_body(body: bytes) -> dict[str, Any]:
 # ---------------------------------------------------------------- shared fields
 
 
+def storable(obj: Any) -> None:
+    """Refuse U+0000 anywhere in a request or element, naming where (PostgreSQL cannot store it)."""
+    found = nul_path(obj)
+    if found is not None:
+        raise Invalid(f"{describe(*found)} contains {NUL_TEXT}", err.VALUE_ERROR, found[0] or None)
+
+
 def customer_id(value: Any, attribute: str = "customer_id", quoted: bool = False) -> str:
     """A known user id: a non-empty string, not a blocked placeholder, at most 100 characters."""
-    if type(value) is str and _PLAIN_ID.fullmatch(value) and value.lower() not in BLOCKED_IDS:
-        return value  # the usual id: no surrounding blanks, 1 to 100 characters, not a placeholder
+    if type(value) is str and _PLAIN_ID.fullmatch(value) and value.lower() not in BLOCKED_IDS and "\x00" not in value:
+        return value  # the usual id: no surrounding blanks, 1 to 100 characters, not a placeholder, no NUL
     if value is None:
         raise err.missing(attribute, quoted)
     if not isinstance(value, str):
@@ -85,6 +104,8 @@ def customer_id(value: Any, attribute: str = "customer_id", quoted: bool = False
         raise Invalid(
             f"{attribute} can be of maximum {MAX_ID_LENGTH} characters (got {len(value)})", err.VALUE_ERROR, attribute
         )
+    if "\x00" in value:
+        raise Invalid(f"{attribute} contains {NUL_TEXT}", err.VALUE_ERROR, attribute)
     return value
 
 
@@ -123,6 +144,17 @@ def _optional_text(obj: dict[str, Any], key: str) -> str | None:
     if value is None or value == "":
         return None
     return attrs.as_text(key, value)
+
+
+def _device_id(obj: dict[str, Any]) -> str | None:
+    value = _optional_text(obj, "device_id")
+    if value is not None and len(value) > MAX_DEVICE_ID_LENGTH:
+        raise Invalid(
+            f"device_id can be of maximum {MAX_DEVICE_ID_LENGTH} characters (got {len(value)})",
+            err.VALUE_ERROR,
+            "device_id",
+        )
+    return value
 
 
 def _unknown(obj: dict[str, Any], known: frozenset[str]) -> list[Drop]:
@@ -183,6 +215,7 @@ def _unset(value: Any) -> list[UnsetRule]:
 
 
 def parse_customer(obj: dict[str, Any]) -> UserRecord:
+    storable(obj)
     require_type(obj, "customer")
     user_id = customer_id(obj.get("customer_id"))
     existing_only = obj.get("update_existing_only")
@@ -214,24 +247,39 @@ def _list(value: Any) -> list[Any]:
 # ---------------------------------------------------------------- Track Event
 
 
+def out_of_range_time(attribute: str, value: Any) -> Invalid:
+    return Invalid(
+        f"{attribute} {msgspec.json.encode(value).decode()} is outside the supported range, {SUPPORTED_RANGE}",
+        err.VALUE_ERROR,
+        attribute,
+    )
+
+
 def parse_time(attribute: str, value: Any) -> tuple[int, str | None]:
     """(epoch ms, the text to show as sent or None).
 
     ISO 8601 strings (offsets and fractions included), epoch seconds or milliseconds as numbers or
     digit strings: the vendor documents seconds but its examples send 13-digit millisecond strings.
+    Times outside the supported range (rules/dates.py) are refused.
     """
+    ms: int | None
     if isinstance(value, str):
-        ms = parse_iso(value)
-        if ms is not None:
-            return ms, value
         text = value.strip()
         if _EPOCH.fullmatch(text):
-            return epoch_to_ms(float(text) if "." in text else int(text)), None
+            ms = epoch_text_to_ms(text)
+            if ms is None:
+                raise out_of_range_time(attribute, value)
+            return ms, None
         ms = parse_iso(text)
         if ms is not None:
             return ms, value
+        if out_of_range(text):
+            raise out_of_range_time(attribute, value)
     elif isinstance(value, int | float) and not isinstance(value, bool):
-        return epoch_to_ms(value), None
+        ms = epoch_to_ms(value)
+        if ms is None:
+            raise out_of_range_time(attribute, value)
+        return ms, None
     raise err.expected(attribute, "an ISO 8601 date-time or epoch seconds or milliseconds")
 
 
@@ -240,7 +288,9 @@ def _offset(value: Any) -> int | None:
         return None
     if isinstance(value, str) and _EPOCH.fullmatch(value.strip()):
         value = float(value)
-    if isinstance(value, bool) or not isinstance(value, int | float) or value != int(value):
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise err.expected("user_timezone_offset", "Number (seconds)")
+    if math.isfinite(value) and value != int(value):
         raise err.expected("user_timezone_offset", "Number (seconds)")
     if not -MAX_TIMEZONE_OFFSET <= value <= MAX_TIMEZONE_OFFSET:
         raise Invalid(
@@ -252,16 +302,23 @@ def _offset(value: Any) -> int | None:
 
 
 def _event_time(action: dict[str, Any], offset: int | None) -> tuple[int | None, str | None]:
-    """current_time (UTC) wins; else user_time (local time) shifted by the offset unless it names its zone."""
+    """current_time (UTC) wins; else user_time (local time) shifted by the offset unless it names its zone.
+
+    A user_time sent with a current_time is kept with the event as sent, so it is checked all the same.
+    """
+    user = action.get("user_time")
+    user_ms: int | None = None
+    if user is not None and user != "":
+        user_ms, text = parse_time("user_time", user)
+        zoned = text is not None and _ZONED.search(text.strip()) is not None
+        if offset is not None and not zoned:
+            user_ms -= offset * 1000
+            if not in_range(user_ms):
+                raise out_of_range_time("user_time", user)
     current = action.get("current_time")
     if current is not None and current != "":
         return parse_time("current_time", current)
-    user = action.get("user_time")
-    if user is not None and user != "":
-        ms, text = parse_time("user_time", user)
-        zoned = text is not None and _ZONED.search(text.strip()) is not None
-        return (ms - offset * 1000 if offset is not None and not zoned else ms), None
-    return None, None
+    return user_ms, None
 
 
 def _action_name(action: Any) -> str:
@@ -312,11 +369,12 @@ def _action(user_id: str, device_id: str | None, action: Any, dropped: list[Drop
 
 def parse_event(obj: dict[str, Any]) -> list[EventRecord]:
     """One record per action; fields the API does not know are recorded once, on the first."""
+    storable(obj)
     kind = obj.get("type")
     if kind is not None and kind != "event":
         require_type(obj, "event")
     user_id = customer_id(obj.get("customer_id"))
-    device_id = _optional_text(obj, "device_id") if "device_id" in obj else None
+    device_id = _device_id(obj) if "device_id" in obj else None
     actions = obj.get("actions")
     if type(actions) is not list or not actions:
         actions = _array(obj, "actions")
@@ -330,12 +388,13 @@ def parse_event(obj: dict[str, Any]) -> list[EventRecord]:
 
 
 def parse_device(obj: dict[str, Any]) -> DeviceRecord:
+    storable(obj)
     require_type(obj, "device")
     user_id = customer_id(obj.get("customer_id"), quoted=True)
     device, drops = attrs.device_attributes(_object(obj, "attributes", required=True, quoted=True))
     return DeviceRecord(
         user_id=user_id,
-        device_id=_optional_text(obj, "device_id"),
+        device_id=_device_id(obj),
         attributes=device,
         dropped=_unknown(obj, _DEVICE_KNOWN) + drops,
     )

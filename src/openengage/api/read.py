@@ -12,6 +12,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 from urllib.parse import unquote
 
+from starlette.convertors import Convertor, register_url_convertor
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -31,12 +32,31 @@ Handler = Callable[[Request, Account, str], Awaitable[Response]]
 T = TypeVar("T")
 
 
+class AnyPath(Convertor[str]):
+    """Starlette's `path`, newlines included: an id may hold any character, and `.` stops at a newline."""
+
+    regex = r"[\s\S]*"
+
+    def convert(self, value: str) -> str:
+        return value
+
+    def to_string(self, value: str) -> str:
+        return value
+
+
+register_url_convertor("anypath", AnyPath())
+
+
 def read_route(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
     async def handle(request: Request) -> Response:
         fmt = "json"
         try:
             fmt = response_format(request)
             account = await authenticate(request, fmt)
+            if "\x00" in request.scope["path"]:  # no id holds NUL (the edge refuses it), and PostgreSQL
+                return we.error(404, "Error: no such resource.", fmt)  # text cannot even be compared to one
+            if any("\x00" in v for v in request.query_params.values()):
+                return we.error(400, "Error: query parameters cannot contain the NUL character.", fmt)
             return await handler(request, account, fmt)
         except Refused as refused:
             return refused.response
@@ -123,8 +143,8 @@ async def merges(request: Request, account: Account, fmt: str) -> Response:
 # User ids may hold any character, "/" included (sent as %2F): one route takes the rest of the path and
 # `user_path` splits it on the raw path (see there).
 routes = [
-    Route(f"{PREFIX}/users/{{rest:path}}", read_route(users), methods=["GET"]),
-    Route(f"{PREFIX}/anonymous-users/{{anonymous_id:path}}", read_route(anonymous_user), methods=["GET"]),
+    Route(f"{PREFIX}/users/{{rest:anypath}}", read_route(users), methods=["GET"]),
+    Route(f"{PREFIX}/anonymous-users/{{anonymous_id:anypath}}", read_route(anonymous_user), methods=["GET"]),
     Route(f"{PREFIX}/stats", read_route(stats), methods=["GET"]),
     Route(f"{PREFIX}/schema", read_route(schema), methods=["GET"]),
     Route(f"{PREFIX}/rejections", read_route(rejections), methods=["GET"]),

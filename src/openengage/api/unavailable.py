@@ -13,14 +13,13 @@ import time
 from starlette.requests import Request
 from starlette.responses import Response
 
+from openengage.api import moengage
 from openengage.api import moengage_responses as moe
 from openengage.api import webengage_responses as we
 from openengage.errors import CommitUnknown, StoreUnavailable
 
 log = logging.getLogger("openengage.api")
 
-# Path prefixes of the MoEngage Data API; every other route answers in WebEngage's container.
-MOENGAGE_PATHS = ("/v1/customer", "/v1/event", "/v1/device", "/v1/transition")
 MOENGAGE_TYPE = "Service Unavailable"
 LOG_EVERY = 5.0  # seconds: one warning per process per interval, not one per request during an outage
 _last_logged = [0.0]
@@ -59,7 +58,7 @@ async def store_unavailable(request: Request, exc: Exception) -> Response:
     _log(exc)
     retry_after = request.app.state.services.settings.retry_after if hasattr(request.app.state, "services") else 5
     headers = {"Retry-After": str(retry_after)}
-    if request.url.path.startswith(MOENGAGE_PATHS):
+    if moengage.owns(request.url.path):
         return moe.fail(503, MOENGAGE_TYPE, moengage_message(exc, retry_after), moe.new_request_id(), None, headers)
     fmt = "xml" if request.query_params.get("format", "").lower() == "xml" else "json"
     message = webengage_message(exc, request.method, request.headers.get("x-request-id"), retry_after)

@@ -17,6 +17,7 @@ from openengage.accounts import Account, can_authenticate_rest
 from openengage.api import webengage_responses as we
 from openengage.api.auth import bearer_token
 from openengage.api.body import TooLarge, is_json, read_body
+from openengage.api.guard import NUL_TEXT
 from openengage.api.services import Services, services
 from openengage.api.webengage_schema import (
     Invalid,
@@ -54,7 +55,8 @@ async def authenticate(request: Request, fmt: str, svc: Services | None = None) 
     """The account of the license code in the path, if the Bearer key may act on it."""
     svc = svc or services(request)
     license_code = request.path_params["license_code"]
-    account = await svc.auth.account_by_license(license_code)
+    # A NUL cannot be in any license code, and PostgreSQL would refuse the lookup: not found, unasked.
+    account = None if "\x00" in license_code else await svc.auth.account_by_license(license_code)
     if account is None:
         raise Refused(we.error(404, f"Error: no account with license code '{license_code}'.", fmt))
     token = bearer_token(request.headers.get("authorization"))
@@ -138,8 +140,12 @@ def endpoint(bucket: str, parse: Parser, path: str) -> Callable[[Request], Await
             return we.error(413, message, fmt, known_headers(svc, account, bucket))
         request_id = headers.get("x-request-id") or None
         try:
-            if request_id is not None and len(request_id) > MAX_REQUEST_ID:
-                raise Invalid(f"Error: x-request-id can be of maximum {MAX_REQUEST_ID} characters.")
+            if request_id is not None and (len(request_id) > MAX_REQUEST_ID or "\x00" in request_id):
+                raise Invalid(
+                    f"Error: x-request-id can be of maximum {MAX_REQUEST_ID} characters."
+                    if len(request_id) > MAX_REQUEST_ID
+                    else f"Error: x-request-id contains {NUL_TEXT}."
+                )
             records = parse(body)
         except Invalid as exc:
             return we.error(400, exc.message, fmt, known_headers(svc, account, bucket), exc.errors)

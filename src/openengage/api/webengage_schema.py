@@ -4,6 +4,9 @@ Structural problems raise Invalid with the vendor-style message ("Error: ... .")
 synchronously with 400 and nothing stored. Well-typed data that a content rule later drops (a `we_`
 name, a type conflict, a 26th attribute of a type) is accepted here and recorded by the processor.
 Choices where the seeds are silent are documented in docs/webengage.md.
+
+What no store can hold is refused here too (api/guard.py): bodies nested more than MAX_DEPTH levels,
+the NUL character anywhere, and dates outside the supported range (rules/dates.py).
 """
 
 from __future__ import annotations
@@ -13,8 +16,9 @@ from typing import Any
 
 import msgspec
 
+from openengage.api.guard import MAX_DEPTH, NUL_ESCAPE, NUL_TEXT, big_numbers, describe, nul_path, too_deep
 from openengage.records import Drop, EventRecord, RawEventRecord, UserRecord
-from openengage.rules.dates import DOCUMENTED_FORMAT, epoch_to_ms, parse_iso
+from openengage.rules.dates import DOCUMENTED_FORMAT, SUPPORTED_RANGE, epoch_to_ms, out_of_range, parse_iso
 from openengage.rules.system_events import SYSTEM_EVENTS, is_system_event
 
 MAX_ID_LENGTH = 100
@@ -35,6 +39,8 @@ _USER_KNOWN = frozenset(
     {*_ID_FIELDS, *USER_STRING_FIELDS, *USER_BOOL_FIELDS, "birthDate", "gender", "phone", "attributes"}
 )
 _EVENT_KNOWN = frozenset({*_ID_FIELDS, "eventName", "eventTime", "eventData"})
+TOO_DEEP = f"nested too deeply; at most {MAX_DEPTH} levels of objects and arrays are accepted"
+BIG_NUMBER = "a number out of range (beyond ±1.8e308, or an integer of more than 4300 digits)"
 
 
 class Invalid(Exception):
@@ -76,17 +82,30 @@ def _is_utf8(body: bytes) -> bool:
 def decode_body(body: bytes) -> dict[str, Any]:
     if not body.strip():
         raise Invalid("Error: request body is empty; send a JSON object.")
+    if too_deep(body):
+        raise Invalid(f"Error: request body is {TOO_DEEP}.")
     try:
         data = msgspec.json.decode(body)
+    except RecursionError:  # not reached past too_deep(); kept so no body can turn into a 500
+        raise Invalid(f"Error: request body is {TOO_DEEP}.") from None
     except (msgspec.DecodeError, UnicodeDecodeError) as exc:
         # msgspec < 0.20 raised UnicodeDecodeError for bytes that are not UTF-8; later releases raise
         # DecodeError. Tell the client which one it is, whatever the installed release says.
         if not _is_utf8(body):
             raise Invalid("Error: request body is not valid JSON (it is not UTF-8).") from None
+        if "out of range" in str(exc):
+            raise Invalid(f"Error: request body holds {BIG_NUMBER}; send such a value as a string.") from None
         raise Invalid(f"Error: request body is not valid JSON ({exc}).") from None
     if not isinstance(data, dict):
         raise Invalid(f"Error: request body must be a JSON object, not {_type_name(data)}.")
     return data
+
+
+def _storable(value: Any, root: str = "") -> None:
+    """Refuse U+0000 anywhere in `value`, naming where (PostgreSQL cannot store it)."""
+    found = nul_path(value, root)
+    if found is not None:
+        raise Invalid(f"Error: {describe(*found)} contains {NUL_TEXT}.")
 
 
 def _ids(obj: dict[str, Any]) -> tuple[str | None, str | None]:
@@ -123,6 +142,8 @@ def _unknown(obj: dict[str, Any], known: frozenset[str]) -> list[Drop]:
 def _date(field: str, value: str) -> int:
     ms = parse_iso(value)
     if ms is None:
+        if out_of_range(value):
+            raise Invalid(f"Error: {field} '{value}' is outside the supported range, {SUPPORTED_RANGE}.")
         raise Invalid(f"Error: {field} '{value}' is not a valid date; use {DOCUMENTED_FORMAT}.")
     return ms
 
@@ -163,6 +184,7 @@ def _system_fields(obj: dict[str, Any]) -> dict[str, Any]:
 def parse_user(obj: Any) -> UserRecord:
     if not isinstance(obj, dict):
         raise Invalid(f"Error: a user must be a JSON object, not {_type_name(obj)}.")
+    _storable(obj)
     user_id, anonymous_id = _ids(obj)
     system = _system_fields(obj)
     attributes = obj.get("attributes")
@@ -185,7 +207,13 @@ def _event_time(value: Any) -> tuple[int | None, str | None]:
     if not _present(value):
         return None, None
     if isinstance(value, int | float) and not isinstance(value, bool):
-        return epoch_to_ms(value), None
+        ms = epoch_to_ms(value)
+        if ms is None:
+            raise Invalid(
+                f"Error: eventTime {value} is outside the supported range, {SUPPORTED_RANGE} "
+                f"(epoch seconds, or milliseconds from 10^11 up)."
+            )
+        return ms, None
     raise Invalid(f"Error: eventTime must be a string in the format {DOCUMENTED_FORMAT}.")
 
 
@@ -195,11 +223,14 @@ def _event_data(value: Any) -> dict[str, Any]:
     if value is None:
         return {}
     if isinstance(value, str):
-        # The seeds type eventData as "String": accept a JSON-encoded object too.
+        # The seeds type eventData as "String": accept a JSON-encoded object too, with the body's limits.
+        if too_deep(value.encode(errors="surrogatepass"), MAX_DEPTH - 1):
+            raise Invalid(f"Error: eventData is {TOO_DEEP}.")
         try:
             value = msgspec.json.decode(value)
-        except msgspec.DecodeError:
+        except (msgspec.DecodeError, RecursionError):
             raise Invalid("Error: eventData must be a JSON object of event attributes.") from None
+        _storable(value, "eventData")
     if not isinstance(value, dict):
         raise Invalid(f"Error: eventData must be a JSON object, not {_type_name(value)}.")
     return value
@@ -222,6 +253,7 @@ def _event_name(name: Any) -> str:
 def parse_event(obj: Any) -> EventRecord:
     if type(obj) is not dict:
         raise Invalid(f"Error: an event must be a JSON object, not {_type_name(obj)}.")
+    _storable(obj)
     user_id, anonymous_id = _ids(obj)
     name = _event_name(obj.get("eventName"))
     time_ms, time_text = _event_time(obj.get("eventTime"))
@@ -260,6 +292,9 @@ def parse_bulk(body: dict[str, Any], key: str, parse: Any) -> list[Any]:
 # `eventData` object undecoded (it is written to the log as is); a few cheap checks accept it. A
 # body the fast path does not accept, for whatever reason, goes through the slow path above, which
 # accepts the same bodies and explains what is wrong with the others (tests check the two agree).
+# The edge's limits cost a few byte scans here: a body holding the escape `\u0000` or brackets that could
+# nest past MAX_DEPTH is left to the slow path, which looks closer; an eventData whose bytes may hold a
+# number past a double's range (the processor could not decode it) is decoded to be sure.
 
 
 class _EventIn(msgspec.Struct, forbid_unknown_fields=True):
@@ -295,21 +330,51 @@ def _fast_event(e: _EventIn) -> RawEventRecord | None:
                 return None
     elif when is not None:
         time_ms = epoch_to_ms(when)
+        if time_ms is None:
+            return None
     if bytes(memoryview(e.eventData)[:1]) != b"{":  # null, a string or an array: the slow path decides
         return None
     return RawEventRecord(name, user_id or None, anonymous_id or None, time_ms, time_text, e.eventData)
 
 
+def _storable_data(data: msgspec.Raw, above: int, numbers: bool) -> bool:
+    """Whether one eventData, left undecoded, is within the edge's limits; else the slow path decides.
+
+    `above`: the levels that hold it in the body, when the events' data may nest too deep (else 0).
+    `numbers`: when the data may hold a number past a double's range, which skipping a value does not
+    check and the processor could not decode.
+    """
+    raw = bytes(data)
+    if above and too_deep(raw, MAX_DEPTH - above):
+        return False
+    if not numbers or not big_numbers(raw):
+        return True
+    try:  # something looks like a big number (a hex id such as "7305e767" does): decode to be sure
+        msgspec.json.decode(raw)
+    except msgspec.DecodeError:
+        return False
+    return True
+
+
 def fast_events(body: bytes, bulk: bool) -> list[RawEventRecord] | None:
     """The records of a well-formed `/events` or `/bulk-events` body, or None (use the slow path)."""
+    if NUL_ESCAPE in body:
+        return None
     try:
         items = _decode_bulk_events(body).events if bulk else [_decode_event(body)]
-    except (msgspec.DecodeError, UnicodeDecodeError):  # ValidationError is a DecodeError
+    except (msgspec.DecodeError, UnicodeDecodeError, RecursionError):  # ValidationError is a DecodeError
         return None
     if not 1 <= len(items) <= MAX_BULK:
         return None
+    # Every field but eventData is a scalar here, so only eventData can nest or hold an undecoded number.
+    # A few scans of all the events' data at once clear both concerns in the usual case.
+    data = bytes(items[0].eventData) if len(items) == 1 else b",".join([item.eventData for item in items])
+    above = (3 if bulk else 1) if data.count(b"[") + data.count(b"{") > MAX_DEPTH - (3 if bulk else 1) else 0
+    numbers = big_numbers(data)
     records: list[RawEventRecord] = []
     for item in items:
+        if (above or numbers) and not _storable_data(item.eventData, above, numbers):
+            return None
         record = _fast_event(item)
         if record is None:
             return None

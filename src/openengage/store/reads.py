@@ -90,6 +90,21 @@ class Reads:
         rows = await self.ex.all("events_page", profile_id, account_id, after[0], after[1], limit + 1)
         return page(rows, limit, event_of, lambda r: encode_cursor(int(r[4]), int(r[0])))
 
+    async def profiles_after(self, account_id: int, after_id: int, limit: int) -> list[Profile]:
+        """The account's profiles in id order after `after_id`, with their anonymous ids, without devices
+        (for streaming every profile out: `openengage export`)."""
+        rows = await self.ex.all("profiles_after", account_id, after_id, limit)
+        if not rows:
+            return []
+        anon: dict[int, list[str]] = {}
+        for pid, value in await self.ex.all("anonymous_ids_between", account_id, rows[0][0], rows[-1][0]):
+            anon.setdefault(int(pid), []).append(value)
+        return [Profile(int(r[0]), int(r[1]), profile_data(r), anon.get(int(r[0]), []), []) for r in rows]
+
+    async def events_after(self, account_id: int, after_id: int, limit: int) -> list[Event]:
+        """The account's events in acceptance order after event id `after_id` (for streaming them out)."""
+        return [event_of(r) for r in await self.ex.all("events_after", account_id, after_id, limit)]
+
     async def stats(self, account_id: int) -> Stats:
         """Counters and what is still pending, from one statement: one snapshot, so they agree."""
         row = await self.ex.one("stats_get", account_id, account_id)

@@ -365,3 +365,18 @@ SELECT minute, accepted, processed FROM minute_counts WHERE account_id = %s AND 
 -- name: backlog
 -- Records not yet applied, and when the oldest of them was accepted (ids grow with acceptance time).
 SELECT coalesce(sum(n), 0)::bigint, (SELECT received_at FROM entries ORDER BY id LIMIT 1) FROM entries;
+
+-- name: profiles_after
+-- (account, after id, limit): every profile of the account, in id order (export).
+SELECT id, account_id, user_id, system, attributes, first_seen, last_seen FROM profiles
+WHERE account_id = %s AND id > %s ORDER BY id LIMIT %s;
+
+-- name: anonymous_ids_between
+-- (account, first profile id, last profile id): the anonymous ids of a run of profiles (export).
+SELECT profile_id, value FROM identities
+WHERE account_id = %s AND kind = 'a' AND profile_id BETWEEN %s AND %s ORDER BY profile_id, value;
+
+-- name: events_after
+-- (account, after id, limit): every event of the account, in acceptance order (export).
+SELECT id, user_id, anonymous_id, name, time_ms, time_text, data, context, received_at FROM events
+WHERE account_id = %s AND id > %s ORDER BY id LIMIT %s;
