@@ -25,6 +25,7 @@ from typing import Any
 from openengage.records import decode_records
 from openengage.store import common
 from openengage.store.base import Effects, LogEntry, Needs, Planner, State, StoredProfile
+from openengage.store.postgres import derived
 from openengage.store.postgres.connection import LOCK_PARTITION, RETRYABLE, Conn, backoff, transaction
 from openengage.store.sql import load_queries
 
@@ -234,3 +235,4 @@ async def _write(conn: Conn, fx: Effects, part: int, now: int) -> None:
         Q["stats_add"],
         [(a, part, s["users"], s["anonymous_users"], s["events"]) for a, s in sorted(fx.stats.items())],
     )
+    await derived.write(conn, fx, pid, part)  # the dashboard's search terms and counts

@@ -380,3 +380,126 @@ WHERE account_id = %s AND kind = 'a' AND profile_id BETWEEN %s AND %s ORDER BY p
 -- (account, after id, limit): every event of the account, in acceptance order (export).
 SELECT id, user_id, anonymous_id, name, time_ms, time_text, data, context, received_at FROM events
 WHERE account_id = %s AND id > %s ORDER BY id LIMIT %s;
+
+-- ============================================================ dashboard data pages (store/browse.py)
+-- Maintained by the processor (store/derived.py, postgres/derived.py) in its transactions.
+
+-- name: search_terms_of
+SELECT profile_id, term, field FROM search_terms WHERE profile_id = ANY(%s);
+
+-- name: search_terms_drop
+DELETE FROM search_terms WHERE profile_id = ANY(%s);
+
+-- name: search_term_delete
+DELETE FROM search_terms WHERE profile_id = %s AND term = %s;
+
+-- name: search_term_put
+INSERT INTO search_terms (profile_id, term, account_id, field) VALUES (%s, %s, %s, %s)
+ON CONFLICT (profile_id, term) DO UPDATE SET field = excluded.field;
+
+-- name: data_count_add
+INSERT INTO data_counts (partition, account_id, scope, name, count, first_seen, last_seen)
+VALUES (%s, %s, %s, %s, %s, %s, %s)
+ON CONFLICT (account_id, scope, name, partition) DO UPDATE SET
+    count = data_counts.count + excluded.count,
+    first_seen = least(data_counts.first_seen, excluded.first_seen),
+    last_seen = greatest(data_counts.last_seen, excluded.last_seen);
+
+-- name: rejection_count_add
+INSERT INTO rejection_counts (partition, account_id, reason, event_name, field, count, first_at, last_at,
+                              example_value, example_detail, example_user_id, example_anonymous_id, example_dropped)
+VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
+ON CONFLICT (account_id, reason, event_name, field, partition) DO UPDATE SET
+    count = rejection_counts.count + excluded.count,
+    first_at = least(rejection_counts.first_at, excluded.first_at),
+    last_at = greatest(rejection_counts.last_at, excluded.last_at),
+    example_value = excluded.example_value,
+    example_detail = excluded.example_detail,
+    example_user_id = excluded.example_user_id,
+    example_anonymous_id = excluded.example_anonymous_id,
+    example_dropped = excluded.example_dropped;
+
+-- name: search_range
+-- (account, from term, from profile, below term, limit): index order, the exact term first.
+SELECT term, profile_id, field FROM search_terms
+WHERE account_id = %s AND (term, profile_id) > (%s::text COLLATE "C", %s) AND term < %s::text COLLATE "C"
+ORDER BY term, profile_id LIMIT %s;
+
+-- name: hit_profiles
+-- (account, profile ids): what a row of the users page shows of a profile.
+SELECT id, user_id, system, first_seen, last_seen FROM profiles WHERE account_id = %s AND id = ANY(%s);
+
+-- name: hit_anonymous_ids
+SELECT profile_id, min(value COLLATE "C") FROM identities
+WHERE profile_id = ANY(%s) AND kind = 'a' GROUP BY profile_id;
+
+-- name: users_first
+SELECT id, user_id, system, first_seen, last_seen FROM profiles
+WHERE account_id = %s AND user_id >= %s ORDER BY user_id LIMIT %s;
+
+-- name: users_after
+SELECT id, user_id, system, first_seen, last_seen FROM profiles
+WHERE account_id = %s AND user_id > %s ORDER BY user_id LIMIT %s;
+
+-- name: schema_scope
+SELECT name, type FROM attribute_schema WHERE account_id = %s AND scope = %s ORDER BY name COLLATE "C";
+
+-- name: merges_into_profile
+SELECT id, from_profile, into_profile, anonymous_id, merged_user, user_id, kind, log_id, at
+FROM merges WHERE into_profile = %s AND account_id = %s ORDER BY id DESC LIMIT %s;
+
+-- name: rejections_of_profile
+-- (account, user id, before, limit, account, anonymous ids, before, limit, limit)
+(SELECT id, log_id, kind, user_id, anonymous_id, event_name, field, reason, detail, value, dropped, at
+ FROM rejections WHERE account_id = %s AND user_id = %s::text AND id < %s ORDER BY id DESC LIMIT %s)
+UNION ALL
+(SELECT id, log_id, kind, user_id, anonymous_id, event_name, field, reason, detail, value, dropped, at
+ FROM rejections WHERE account_id = %s AND user_id IS NULL AND anonymous_id = ANY(%s::text[]) AND id < %s
+ ORDER BY id DESC LIMIT %s)
+ORDER BY 1 DESC LIMIT %s;
+
+-- name: events_max_id
+SELECT coalesce(max(id), 0) FROM events;
+
+-- name: tail_recent
+-- (window, account, name, name, limit): the account's newest events among the newest `window` stored
+-- (every account's): a bounded backward scan of the primary key, whatever the filter.
+SELECT id, user_id, anonymous_id, name, time_ms, time_text, data, context, received_at FROM events
+WHERE id >= coalesce((SELECT id FROM events ORDER BY id DESC LIMIT 1 OFFSET %s), 0)
+AND account_id = %s AND (%s::text IS NULL OR name = %s::text)
+ORDER BY id DESC LIMIT %s;
+
+-- name: tail_recent_profile
+-- (profile, account, name, name, limit)
+SELECT id, user_id, anonymous_id, name, time_ms, time_text, data, context, received_at FROM events
+WHERE profile_id = %s AND account_id = %s AND (%s::text IS NULL OR name = %s::text)
+ORDER BY id DESC LIMIT %s;
+
+-- name: tail_after
+-- (after id, account, name, name, limit): the newest of what arrived since the page's newest event.
+SELECT id, user_id, anonymous_id, name, time_ms, time_text, data, context, received_at FROM events
+WHERE id > %s AND account_id = %s AND (%s::text IS NULL OR name = %s::text)
+ORDER BY id DESC LIMIT %s;
+
+-- name: tail_after_profile
+-- (after id, profile, account, name, name, limit)
+SELECT id, user_id, anonymous_id, name, time_ms, time_text, data, context, received_at FROM events
+WHERE id > %s AND profile_id = %s AND account_id = %s AND (%s::text IS NULL OR name = %s::text)
+ORDER BY id DESC LIMIT %s;
+
+-- name: catalogue_counts
+SELECT scope, name, sum(count)::bigint, min(first_seen), max(last_seen) FROM data_counts
+WHERE account_id = %s GROUP BY scope, name;
+
+-- name: rejection_groups
+SELECT reason, event_name, field, count, first_at, last_at, example_value, example_detail, example_user_id,
+       example_anonymous_id, example_dropped
+FROM rejection_counts WHERE account_id = %s LIMIT %s;
+
+-- name: rejections_of_group
+-- (account, reason, field (first 200 characters), event name or '', before id, limit)
+SELECT id, log_id, kind, user_id, anonymous_id, event_name, field, reason, detail, value, dropped, at
+FROM rejections
+WHERE account_id = %s AND reason = %s AND substr(field, 1, 200) = %s AND substr(coalesce(event_name, ''), 1, 200) = %s
+AND id < %s
+ORDER BY id DESC LIMIT %s;

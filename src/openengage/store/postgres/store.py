@@ -20,6 +20,7 @@ from openengage.rules.dates import now_ms
 from openengage.store import migrations
 from openengage.store.access import Access
 from openengage.store.base import Outcome, Planner, StoreStatus, Submission
+from openengage.store.browse import Browse
 from openengage.store.postgres import ingest, processing
 from openengage.store.postgres.connection import (
     CONNECT_TIMEOUT,
@@ -51,13 +52,16 @@ def _forget(task: asyncio.Future[Any]) -> None:
         task.exception()
 
 
-class PostgresStore(Access, Reads):
+class PostgresStore(Access, Reads, Browse):
     """Administration and reads come from store/admin.py and store/reads.py, over `self.ex`."""
 
     # Group commit keeps two appends in flight: a commit mostly waits on the server's fsync, and two
     # concurrent commits share it (in-process, 16 requests a commit: 1,934 -> 2,785 appends/s; over
     # HTTP on the shared 2-core machine the gain is smaller, 0-15%).
     append_concurrency = 2
+    # The live tail looks again at the events of the last 256 log entries: partitions are applied in
+    # parallel, so a lower event id may be stored after higher ones (store/browse.py).
+    tail_lookback = 256 << 16
 
     def __init__(
         self, url: str, pool_min: int = 2, pool_max: int = 10, wait: float = 2.0, timeout: float = 10.0

@@ -346,3 +346,130 @@ WHERE account_id = ? AND kind = 'a' AND profile_id BETWEEN ? AND ? ORDER BY prof
 -- (account, after id, limit): every event of the account, in acceptance order (export).
 SELECT id, user_id, anonymous_id, name, time_ms, time_text, data, context, received_at FROM events
 WHERE account_id = ? AND id > ? ORDER BY id LIMIT ?;
+
+-- ============================================================ dashboard data pages (store/browse.py)
+-- Maintained by the processor (store/derived.py, sqlite/derived.py) in its transactions.
+
+-- name: search_terms_of
+SELECT profile_id, term, field FROM search_terms WHERE profile_id IN (SELECT value FROM json_each(?));
+
+-- name: search_terms_drop
+DELETE FROM search_terms WHERE profile_id = ?;
+
+-- name: search_term_delete
+DELETE FROM search_terms WHERE profile_id = ? AND term = ?;
+
+-- name: search_term_put
+INSERT INTO search_terms (profile_id, term, account_id, field) VALUES (?, ?, ?, ?)
+ON CONFLICT (profile_id, term) DO UPDATE SET field = excluded.field;
+
+-- name: data_count_add
+INSERT INTO data_counts (account_id, scope, name, count, first_seen, last_seen) VALUES (?, ?, ?, ?, ?, ?)
+ON CONFLICT (account_id, scope, name) DO UPDATE SET
+    count = count + excluded.count,
+    first_seen = min(first_seen, excluded.first_seen),
+    last_seen = max(last_seen, excluded.last_seen);
+
+-- name: rejection_count_add
+INSERT INTO rejection_counts (account_id, reason, event_name, field, count, first_at, last_at, example_value,
+                              example_detail, example_user_id, example_anonymous_id, example_dropped)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+ON CONFLICT (account_id, reason, event_name, field) DO UPDATE SET
+    count = count + excluded.count,
+    first_at = min(first_at, excluded.first_at),
+    last_at = max(last_at, excluded.last_at),
+    example_value = excluded.example_value,
+    example_detail = excluded.example_detail,
+    example_user_id = excluded.example_user_id,
+    example_anonymous_id = excluded.example_anonymous_id,
+    example_dropped = excluded.example_dropped;
+
+-- name: search_range
+-- (account, from term, from profile, below term, limit): index order, the exact term first.
+SELECT term, profile_id, field FROM search_terms
+WHERE account_id = ? AND (term, profile_id) > (?, ?) AND term < ?
+ORDER BY term, profile_id LIMIT ?;
+
+-- name: hit_profiles
+-- (account, profile ids as JSON): what a row of the users page shows of a profile.
+SELECT id, user_id, system, first_seen, last_seen FROM profiles
+WHERE account_id = ? AND id IN (SELECT value FROM json_each(?));
+
+-- name: hit_anonymous_ids
+SELECT profile_id, min(value) FROM identities
+WHERE profile_id IN (SELECT value FROM json_each(?)) AND kind = 'a' GROUP BY profile_id;
+
+-- name: users_first
+SELECT id, user_id, system, first_seen, last_seen FROM profiles
+WHERE account_id = ? AND user_id >= ? ORDER BY user_id LIMIT ?;
+
+-- name: users_after
+SELECT id, user_id, system, first_seen, last_seen FROM profiles
+WHERE account_id = ? AND user_id > ? ORDER BY user_id LIMIT ?;
+
+-- name: schema_scope
+SELECT name, type FROM attribute_schema WHERE account_id = ? AND scope = ? ORDER BY name;
+
+-- name: merges_into_profile
+SELECT id, from_profile, into_profile, anonymous_id, merged_user, user_id, kind, log_id, at
+FROM merges WHERE into_profile = ? AND account_id = ? ORDER BY id DESC LIMIT ?;
+
+-- name: rejections_of_profile
+-- (account, user id, before, limit, account, anonymous ids as JSON, before, limit, limit)
+SELECT * FROM (
+    SELECT id, log_id, kind, user_id, anonymous_id, event_name, field, reason, detail, value, dropped, at
+    FROM rejections WHERE account_id = ? AND user_id = ? AND id < ? ORDER BY id DESC LIMIT ?
+)
+UNION ALL
+SELECT * FROM (
+    SELECT id, log_id, kind, user_id, anonymous_id, event_name, field, reason, detail, value, dropped, at
+    FROM rejections WHERE account_id = ? AND user_id IS NULL AND anonymous_id IN (SELECT value FROM json_each(?))
+    AND id < ? ORDER BY id DESC LIMIT ?
+)
+ORDER BY 1 DESC LIMIT ?;
+
+-- name: events_max_id
+SELECT coalesce(max(id), 0) FROM events;
+
+-- name: tail_recent
+-- (window, account, name, name, limit): the account's newest events among the newest `window` stored
+-- (every account's): a bounded backward scan of the primary key, whatever the filter.
+SELECT id, user_id, anonymous_id, name, time_ms, time_text, data, context, received_at FROM events
+WHERE id >= coalesce((SELECT id FROM events ORDER BY id DESC LIMIT 1 OFFSET ?), 0)
+AND account_id = ? AND (? IS NULL OR name = ?)
+ORDER BY id DESC LIMIT ?;
+
+-- name: tail_recent_profile
+-- (profile, account, name, name, limit)
+SELECT id, user_id, anonymous_id, name, time_ms, time_text, data, context, received_at FROM events
+WHERE profile_id = ? AND account_id = ? AND (? IS NULL OR name = ?)
+ORDER BY id DESC LIMIT ?;
+
+-- name: tail_after
+-- (after id, account, name, name, limit): the newest of what arrived since the page's newest event.
+SELECT id, user_id, anonymous_id, name, time_ms, time_text, data, context, received_at FROM events
+WHERE id > ? AND account_id = ? AND (? IS NULL OR name = ?)
+ORDER BY id DESC LIMIT ?;
+
+-- name: tail_after_profile
+-- (after id, profile, account, name, name, limit)
+SELECT id, user_id, anonymous_id, name, time_ms, time_text, data, context, received_at FROM events
+WHERE id > ? AND profile_id = ? AND account_id = ? AND (? IS NULL OR name = ?)
+ORDER BY id DESC LIMIT ?;
+
+-- name: catalogue_counts
+SELECT scope, name, sum(count), min(first_seen), max(last_seen) FROM data_counts
+WHERE account_id = ? GROUP BY scope, name;
+
+-- name: rejection_groups
+SELECT reason, event_name, field, count, first_at, last_at, example_value, example_detail, example_user_id,
+       example_anonymous_id, example_dropped
+FROM rejection_counts WHERE account_id = ? LIMIT ?;
+
+-- name: rejections_of_group
+-- (account, reason, field (first 200 characters), event name or '', before id, limit)
+SELECT id, log_id, kind, user_id, anonymous_id, event_name, field, reason, detail, value, dropped, at
+FROM rejections
+WHERE account_id = ? AND reason = ? AND substr(field, 1, 200) = ? AND substr(coalesce(event_name, ''), 1, 200) = ?
+AND id < ?
+ORDER BY id DESC LIMIT ?;

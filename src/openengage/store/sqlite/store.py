@@ -38,8 +38,10 @@ from openengage.store.base import (
     StoreStatus,
     Submission,
 )
+from openengage.store.browse import Browse
 from openengage.store.reads import Reads
 from openengage.store.sql import load_queries
+from openengage.store.sqlite import derived
 from openengage.store.sqlite.executor import SqliteExecutor
 
 Q = load_queries("openengage.store.sqlite")
@@ -77,8 +79,13 @@ def _commit_error(exc: sqlite3.Error) -> StoreUnavailable:
     return StoreUnavailable(f"SQLite cannot commit: {exc}")
 
 
-class SqliteStore(Access, Reads):
+class SqliteStore(Access, Reads, Browse):
     """Administration and reads come from store/admin.py and store/reads.py, over `self.ex`."""
+
+    @staticmethod
+    def in_list(values: list[Any]) -> Any:
+        """Lists are JSON text on SQLite: its queries read them with json_each (store/browse.py)."""
+        return common.json_encode(values).decode()
 
     def __init__(self, url: str, sync: str = "full", min_free_mb: int = 0) -> None:
         if not url.startswith("sqlite:///"):
@@ -430,3 +437,4 @@ class SqliteStore(Access, Reads):
             Q["stats_add"],
             [(a, s["users"], s["anonymous_users"], s["events"]) for a, s in fx.stats.items()],
         )
+        derived.write(conn, fx, pid)  # the dashboard's search terms and counts
