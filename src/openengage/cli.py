@@ -629,10 +629,14 @@ def members_remove(
     emit(as_json, {"email": email, "removed": True}, f"{email} removed; their API key was revoked")
 
 
+def stdin_is_terminal() -> bool:
+    return sys.stdin.isatty()
+
+
 def _read_password() -> str:
     """From stdin when it is not a terminal (scripts: `printf %s "$PW" | openengage members set-password ...`),
     else prompted twice without echo. One trailing newline of piped input is not part of the password."""
-    if not sys.stdin.isatty():
+    if not stdin_is_terminal():
         text = sys.stdin.read()
         return text[:-2] if text.endswith("\r\n") else text.removesuffix("\n")
     return str(click.prompt("Password", hide_input=True, confirmation_prompt=True))

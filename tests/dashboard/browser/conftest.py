@@ -23,7 +23,6 @@ import pytest
 from tests.support.browser import CHROMIUM, QUIET_ARGS, require_chromium
 from tests.support.server import Server
 
-pytestmark = pytest.mark.slow
 OWNER = "owner@localhost"
 PASSWORD = "correct horse battery staple"
 
