@@ -395,6 +395,7 @@ class UserHit:
     system: dict[str, Any]
     first_seen: int | None
     last_seen: int | None
+    attributes: dict[str, Any] = dataclasses.field(default_factory=dict)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -64,7 +64,7 @@ def _read_text_cursor(cursor: str, shape: tuple[type, ...]) -> list[Any]:
     return values
 
 
-def _system(raw: Any) -> dict[str, Any]:
+def _json_object(raw: Any) -> dict[str, Any]:
     value = raw if isinstance(raw, dict) else json_decode(raw)
     return value if isinstance(value, dict) else {}
 
@@ -95,7 +95,8 @@ class Browse:
             if r is not None:
                 last = None if r[4] is None else int(r[4])
                 first = None if r[3] is None else int(r[3])
-                hits.append(UserHit(pid, r[1], anon_ids.get(pid), field, term, _system(r[2]), first, last))
+                system, attributes = _json_object(r[2]), _json_object(r[5])
+                hits.append(UserHit(pid, r[1], anon_ids.get(pid), field, term, system, first, last, attributes))
         return hits
 
     @staticmethod
@@ -106,8 +107,8 @@ class Browse:
 
     async def search_users(self, account_id: int, q: str, limit: int, cursor: str | None) -> Page[UserHit]:
         """Profiles whose user id or anonymous id is `q` exactly (first), then those with a searchable
-        value equal to the normalized `q` or beginning with it, in value order; one row per profile and
-        page. A blank `q` lists users (list_users)."""
+        value equal to the normalized `q` or beginning with it, in value order (so exact values first);
+        each profile once, at its first matching value. A blank `q` lists users (list_users)."""
         term = normalize(q)
         if not term:
             return await self.list_users(account_id, limit, cursor)
@@ -124,7 +125,7 @@ class Browse:
             if not start_term.startswith(term):
                 raise InvalidCursor(BAD_CURSOR)
         fetch = limit + 1 + len(skip)
-        rows = await self.ex.all("search_range", account_id, start_term, start_pid, prefix_end(term), fetch)
+        rows = await self.ex.all("search_range", account_id, start_term, start_pid, prefix_end(term), term, fetch)
         kept = [r for r in rows if int(r[1]) not in skip]
         taken = kept[:limit]
         nxt = None
@@ -133,11 +134,7 @@ class Browse:
         elif len(rows) == fetch:  # filtered rows made this page short; more may follow
             nxt = _text_cursor([rows[-1][0], int(rows[-1][1])])
         found = [] if cursor is not None else list(exact)
-        seen = {pid for pid, _, _ in found}
-        for term_, pid_, field in taken:
-            if int(pid_) not in seen:  # one row per profile on a page: its first (best) match
-                seen.add(int(pid_))
-                found.append((int(pid_), str(field), str(term_)))
+        found += [(int(pid_), str(field), str(term_)) for term_, pid_, field in taken]
         return Page(await self._hits(account_id, found), nxt)
 
     async def list_users(self, account_id: int, limit: int, cursor: str | None) -> Page[UserHit]:
@@ -151,7 +148,7 @@ class Browse:
         def hit(r: Row) -> UserHit:
             first = None if r[3] is None else int(r[3])
             last = None if r[4] is None else int(r[4])
-            return UserHit(int(r[0]), r[1], None, "", "", _system(r[2]), first, last)
+            return UserHit(int(r[0]), r[1], None, "", "", _json_object(r[2]), first, last, _json_object(r[5]))
 
         return page(rows, limit, hit, lambda r: _text_cursor([r[1]]))
 

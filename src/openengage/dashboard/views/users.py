@@ -23,7 +23,7 @@ from openengage.dashboard import links
 from openengage.dashboard.pages import Context, page
 from openengage.rules.attributes import value_type
 from openengage.rules.channels import reachability
-from openengage.rules.search import MAX_ARRAY_ITEMS, MAX_TERM
+from openengage.rules.search import CUSTOM_PREFIX, MAX_ARRAY_ITEMS, MAX_TERM
 from openengage.store.base import InvalidCursor, Profile, UserHit
 
 PAGE_SIZE = 50
@@ -52,8 +52,21 @@ def _row(ctx: Context, hit: UserHit) -> Row:
     label = hit.user_id if hit.user_id is not None else hit.anonymous_id or f"profile {hit.profile_id}"
     s = hit.system
     name = " ".join(str(s[k]) for k in ("firstName", "lastName") if isinstance(s.get(k), str)) or str(s.get("name", ""))
-    matched = f"{hit.field}: {hit.term}" if hit.field else ""
+    matched = f"{hit.field}: {_matched_value(hit)}" if hit.field else ""
     return Row(hit, None if path is None else ctx.url(path), label, hit.user_id is None, matched, name)
+
+
+def _matched_value(hit: UserHit) -> str:
+    """The value that matched as stored (the term is its normalized form); an array's element: the term."""
+    if hit.field == "userId":
+        return hit.user_id if hit.user_id is not None else hit.term
+    if hit.field == "anonymousId":
+        return hit.term
+    if hit.field.startswith(CUSTOM_PREFIX):
+        value = hit.attributes.get(hit.field.removeprefix(CUSTOM_PREFIX))
+    else:
+        value = hit.system.get(hit.field)
+    return value if isinstance(value, str) else hit.term
 
 
 def _bad_page(ctx: Context) -> Response:

@@ -420,25 +420,30 @@ ON CONFLICT (account_id, reason, event_name, field, partition) DO UPDATE SET
     example_dropped = excluded.example_dropped;
 
 -- name: search_range
--- (account, from term, from profile, below term, limit): index order, the exact term first.
-SELECT term, profile_id, field FROM search_terms
-WHERE account_id = %s AND (term, profile_id) > (%s::text COLLATE "C", %s) AND term < %s::text COLLATE "C"
-ORDER BY term, profile_id LIMIT %s;
+-- (account, from term, from profile, below term, query term, limit): index order, the exact term first;
+-- a profile only at its first term in the range (one PK probe per row), so it is listed once in all.
+SELECT t.term, t.profile_id, t.field FROM search_terms t
+WHERE t.account_id = %s AND (t.term, t.profile_id) > (%s::text COLLATE "C", %s) AND t.term < %s::text COLLATE "C"
+AND NOT EXISTS (
+    SELECT 1 FROM search_terms d
+    WHERE d.profile_id = t.profile_id AND d.term >= %s::text COLLATE "C" AND d.term < t.term
+)
+ORDER BY t.term, t.profile_id LIMIT %s;
 
 -- name: hit_profiles
 -- (account, profile ids): what a row of the users page shows of a profile.
-SELECT id, user_id, system, first_seen, last_seen FROM profiles WHERE account_id = %s AND id = ANY(%s);
+SELECT id, user_id, system, first_seen, last_seen, attributes FROM profiles WHERE account_id = %s AND id = ANY(%s);
 
 -- name: hit_anonymous_ids
 SELECT profile_id, min(value COLLATE "C") FROM identities
 WHERE profile_id = ANY(%s) AND kind = 'a' GROUP BY profile_id;
 
 -- name: users_first
-SELECT id, user_id, system, first_seen, last_seen FROM profiles
+SELECT id, user_id, system, first_seen, last_seen, attributes FROM profiles
 WHERE account_id = %s AND user_id >= %s ORDER BY user_id LIMIT %s;
 
 -- name: users_after
-SELECT id, user_id, system, first_seen, last_seen FROM profiles
+SELECT id, user_id, system, first_seen, last_seen, attributes FROM profiles
 WHERE account_id = %s AND user_id > %s ORDER BY user_id LIMIT %s;
 
 -- name: schema_scope

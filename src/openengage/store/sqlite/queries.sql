@@ -385,14 +385,16 @@ ON CONFLICT (account_id, reason, event_name, field) DO UPDATE SET
     example_dropped = excluded.example_dropped;
 
 -- name: search_range
--- (account, from term, from profile, below term, limit): index order, the exact term first.
-SELECT term, profile_id, field FROM search_terms
-WHERE account_id = ? AND (term, profile_id) > (?, ?) AND term < ?
-ORDER BY term, profile_id LIMIT ?;
+-- (account, from term, from profile, below term, query term, limit): index order, the exact term first;
+-- a profile only at its first term in the range (one PK probe per row), so it is listed once in all.
+SELECT t.term, t.profile_id, t.field FROM search_terms t
+WHERE t.account_id = ? AND (t.term, t.profile_id) > (?, ?) AND t.term < ?
+AND NOT EXISTS (SELECT 1 FROM search_terms d WHERE d.profile_id = t.profile_id AND d.term >= ? AND d.term < t.term)
+ORDER BY t.term, t.profile_id LIMIT ?;
 
 -- name: hit_profiles
 -- (account, profile ids as JSON): what a row of the users page shows of a profile.
-SELECT id, user_id, system, first_seen, last_seen FROM profiles
+SELECT id, user_id, system, first_seen, last_seen, attributes FROM profiles
 WHERE account_id = ? AND id IN (SELECT value FROM json_each(?));
 
 -- name: hit_anonymous_ids
@@ -400,11 +402,11 @@ SELECT profile_id, min(value) FROM identities
 WHERE profile_id IN (SELECT value FROM json_each(?)) AND kind = 'a' GROUP BY profile_id;
 
 -- name: users_first
-SELECT id, user_id, system, first_seen, last_seen FROM profiles
+SELECT id, user_id, system, first_seen, last_seen, attributes FROM profiles
 WHERE account_id = ? AND user_id >= ? ORDER BY user_id LIMIT ?;
 
 -- name: users_after
-SELECT id, user_id, system, first_seen, last_seen FROM profiles
+SELECT id, user_id, system, first_seen, last_seen, attributes FROM profiles
 WHERE account_id = ? AND user_id > ? ORDER BY user_id LIMIT ?;
 
 -- name: schema_scope

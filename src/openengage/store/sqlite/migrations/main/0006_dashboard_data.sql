@@ -4,6 +4,7 @@
 
 -- Searchable values of each profile (rules/search.py): the user id, text system attributes, text and
 -- whole-number custom attributes and array elements; trimmed, A-Z lower-cased, first 100 characters.
+-- (A JSON integer past 64 bits is 'integer' to json_each but its value a REAL: not a whole number here.)
 -- The users page reads a range of `search_terms_lookup`: the exact value first, then longer values
 -- that begin with it. Keyed by profile so the processor can diff a profile's terms cheaply.
 CREATE TABLE search_terms (
@@ -27,13 +28,14 @@ SELECT id, t, account_id, f FROM (
     SELECT p.id, p.account_id,
            CASE j.type WHEN 'text' THEN substr(lower(trim(j.value, ' ')), 1, 100) ELSE CAST(j.value AS TEXT) END,
            'attributes.' || j.key, 2, j.key, 0
-    FROM profiles p, json_each(p.attributes) j WHERE j.type IN ('text', 'integer')
+    FROM profiles p, json_each(p.attributes) j
+    WHERE j.type = 'text' OR (j.type = 'integer' AND typeof(j.value) = 'integer')
     UNION ALL
     SELECT p.id, p.account_id,
            CASE e.type WHEN 'text' THEN substr(lower(trim(e.value, ' ')), 1, 100) ELSE CAST(e.value AS TEXT) END,
            'attributes.' || j.key, 2, j.key, e.key
     FROM profiles p, json_each(p.attributes) j, json_each(j.value) e
-    WHERE j.type = 'array' AND e.key < 50 AND e.type IN ('text', 'integer')
+    WHERE j.type = 'array' AND e.key < 50 AND (e.type = 'text' OR (e.type = 'integer' AND typeof(e.value) = 'integer'))
 ) WHERE t <> '' ORDER BY id, rank, k, i;
 
 -- The data catalogue's counts: scope 'event' (events received per name), 'event:<name>' (events that
