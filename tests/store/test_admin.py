@@ -352,10 +352,10 @@ def test_both_backends_define_every_shared_query_alike() -> None:
     import ast
     import inspect
 
-    from openengage.store import access, admin, reads
+    from openengage.store import access, admin, browse, reads
 
     names: set[str] = set()
-    for module in (admin, reads, access):
+    for module in (admin, reads, access, browse):
         for node in ast.walk(ast.parse(inspect.getsource(module))):
             if (
                 isinstance(node, ast.Call)

@@ -199,13 +199,16 @@ class Browse:
         self, account_id: int, after_id: int, name: str | None, profile_id: int | None, limit: int
     ) -> list[Event]:
         """The newest `limit` events stored after event id `after_id` (of one profile, of one name), oldest
-        first. A store that applies out of id order looks `tail_lookback` ids further back (the caller
-        drops what it has): a live view, which shows the newest when more arrived than it can take."""
+        first, among the newest TAIL_WINDOW of the store. A store that applies out of id order looks
+        `tail_lookback` ids further back (the caller drops what it has): a live view, which shows the
+        newest when more arrived than it can take."""
         after_id = max(0, after_id - self.tail_lookback)
         if profile_id is not None:
-            rows = await self.ex.all("tail_after_profile", after_id, profile_id, account_id, name, name, limit)
+            rows = await self.ex.all(
+                "tail_after_profile", after_id, TAIL_WINDOW - 1, profile_id, account_id, name, name, limit
+            )
         else:
-            rows = await self.ex.all("tail_after", after_id, account_id, name, name, limit)
+            rows = await self.ex.all("tail_after", after_id, TAIL_WINDOW - 1, account_id, name, name, limit)
         return [event_of(r) for r in reversed(rows)]
 
     # ------------------------------------------------------------ catalogue and data quality

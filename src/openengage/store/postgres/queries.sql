@@ -481,15 +481,18 @@ WHERE profile_id = %s AND account_id = %s AND (%s::text IS NULL OR name = %s::te
 ORDER BY id DESC LIMIT %s;
 
 -- name: tail_after
--- (after id, account, name, name, limit): the newest of what arrived since the page's newest event.
+-- (after id, window, account, name, name, limit): the newest of what arrived since the page's newest
+-- event, never further back than the newest `window` events of the store (a bounded primary-key scan).
 SELECT id, user_id, anonymous_id, name, time_ms, time_text, data, context, received_at FROM events
-WHERE id > %s AND account_id = %s AND (%s::text IS NULL OR name = %s::text)
+WHERE id > %s AND id >= coalesce((SELECT id FROM events ORDER BY id DESC LIMIT 1 OFFSET %s), 0)
+AND account_id = %s AND (%s::text IS NULL OR name = %s::text)
 ORDER BY id DESC LIMIT %s;
 
 -- name: tail_after_profile
--- (after id, profile, account, name, name, limit)
+-- (after id, window, profile, account, name, name, limit): the same for one profile.
 SELECT id, user_id, anonymous_id, name, time_ms, time_text, data, context, received_at FROM events
-WHERE id > %s AND profile_id = %s AND account_id = %s AND (%s::text IS NULL OR name = %s::text)
+WHERE id > %s AND id >= coalesce((SELECT id FROM events ORDER BY id DESC LIMIT 1 OFFSET %s), 0)
+AND profile_id = %s AND account_id = %s AND (%s::text IS NULL OR name = %s::text)
 ORDER BY id DESC LIMIT %s;
 
 -- name: catalogue_counts

@@ -393,9 +393,10 @@ AND NOT EXISTS (SELECT 1 FROM search_terms d WHERE d.profile_id = t.profile_id A
 ORDER BY t.term, t.profile_id LIMIT ?;
 
 -- name: hit_profiles
--- (account, profile ids as JSON): what a row of the users page shows of a profile.
-SELECT id, user_id, system, first_seen, last_seen, attributes FROM profiles
-WHERE account_id = ? AND id IN (SELECT value FROM json_each(?));
+-- (account, profile ids as JSON): what a row of the users page shows of a profile. CROSS JOIN: the ids
+-- first, one primary-key probe each (not the account's profiles_user index).
+SELECT p.id, p.user_id, p.system, p.first_seen, p.last_seen, p.attributes
+FROM json_each(?2) AS j CROSS JOIN profiles AS p ON p.id = j.value WHERE p.account_id = ?1;
 
 -- name: hit_anonymous_ids
 SELECT profile_id, min(value) FROM identities
@@ -425,7 +426,8 @@ SELECT * FROM (
 UNION ALL
 SELECT * FROM (
     SELECT id, log_id, kind, user_id, anonymous_id, event_name, field, reason, detail, value, dropped, at
-    FROM rejections WHERE account_id = ? AND user_id IS NULL AND anonymous_id IN (SELECT value FROM json_each(?))
+    FROM rejections INDEXED BY rejections_anonymous
+    WHERE account_id = ? AND user_id IS NULL AND anonymous_id IN (SELECT value FROM json_each(?))
     AND id < ? ORDER BY id DESC LIMIT ?
 )
 ORDER BY 1 DESC LIMIT ?;
@@ -448,15 +450,19 @@ WHERE profile_id = ? AND account_id = ? AND (? IS NULL OR name = ?)
 ORDER BY id DESC LIMIT ?;
 
 -- name: tail_after
--- (after id, account, name, name, limit): the newest of what arrived since the page's newest event.
+-- (after id, window, account, name, name, limit): the newest of what arrived since the page's newest
+-- event, never further back than the newest `window` events of the store (a bounded primary-key scan).
 SELECT id, user_id, anonymous_id, name, time_ms, time_text, data, context, received_at FROM events
-WHERE id > ? AND account_id = ? AND (? IS NULL OR name = ?)
+WHERE id > ? AND id >= coalesce((SELECT id FROM events ORDER BY id DESC LIMIT 1 OFFSET ?), 0)
+AND account_id = ? AND (? IS NULL OR name = ?)
 ORDER BY id DESC LIMIT ?;
 
 -- name: tail_after_profile
--- (after id, profile, account, name, name, limit)
+-- (after id, window, profile, account, name, name, limit): the same for one profile; `+profile_id`
+-- keeps SQLite on the primary-key range (recent ids) instead of sorting all the profile's events.
 SELECT id, user_id, anonymous_id, name, time_ms, time_text, data, context, received_at FROM events
-WHERE id > ? AND profile_id = ? AND account_id = ? AND (? IS NULL OR name = ?)
+WHERE id > ? AND id >= coalesce((SELECT id FROM events ORDER BY id DESC LIMIT 1 OFFSET ?), 0)
+AND +profile_id = ? AND account_id = ? AND (? IS NULL OR name = ?)
 ORDER BY id DESC LIMIT ?;
 
 -- name: catalogue_counts
