@@ -1,13 +1,17 @@
 """What the dashboard's tables cost the processor: search terms, data counts and rejection counts
 (store/derived.py), measured as processing throughput with and without them.
 
-Two workloads, each appended to a fresh store's log first (not timed), then applied by `drain` (timed):
+Three workloads, each appended to a fresh store's log first (not timed), then applied by `drain` (timed);
+the user workloads update users created beforehand (not timed):
 - events: 100,000 events of 10,000 users (the processor benchmark's workload: new users, then events);
-- users: 50,000 user updates of 10,000 users, each with text, number, array and boolean attributes
-  (search terms to diff on every one), 2% with a type conflict (a rejection).
+- users_sync: 50,000 updates of 10,000 users with text, number, array and boolean attributes, each user
+  sent the same values every time (a CRM sync: nothing searchable changes after the first);
+- users_churn: the same, but every searchable value changes on every update (the worst case for the
+  search terms), 2% with a type conflict (a rejection).
 "Off" replaces the backend's `derived.write` with a no-op (the planner's small count of user attribute
 values stays). Repeats alternate the order of on and off; the report gives each run and the median of
-paired ratios (on / off). Timings on a shared machine are indicative only.
+paired ratios (on / off), of wall time and of the process's CPU time (on SQLite the processor's whole
+cost; PostgreSQL's own work is not in it). Timings on a shared machine are indicative only.
 
 Usage: python bench/derived_cost.py [--database-url postgresql://…] [--reps 3] [--scale 1.0]
 """
@@ -47,41 +51,57 @@ def events_workload(scale: float) -> list[Record]:
     ]  # fmt: skip
 
 
-def users_workload(scale: float) -> list[Record]:
+def users_workload(scale: float, churn: bool = True) -> list[Record]:
+    """User updates; `churn`: every searchable value changes on every update (the worst case), else the
+    same values are sent again (a CRM sync)."""
     n, users = int(50_000 * scale), max(1, int(10_000 * scale))
     out: list[Record] = []
     for i in range(n):
+        if not churn:
+            i = i % users
         attributes: dict[str, Any] = {
             "Plan": ("Free", "Pro", "Gold")[i % 3], "Orders": i % 97, "City": f"City {i % 50}",
             "Tags": [f"t{i % 7}", f"t{i % 11}"], "Verified": i % 2 == 0, "LastSeenPage": f"/page/{i % 300}",
         }  # fmt: skip
-        if i % 50 == 0:
+        if i % 50 == 0 and churn:
             attributes["Orders"] = "many"  # a type conflict: a rejection
         system = {"email": f"user{i % users}@example.com", "firstName": f"Name{i % users}"}
         out.append(UserRecord(user_id=f"user-{i % users}", system=system, attributes=attributes))
     return out
 
 
-async def timed(url: str, records: list[Record]) -> float:
-    """Append `records` (25 a log entry) to a fresh store's log, then time applying them: records/s."""
+async def timed(url: str, records: list[Record], setup: list[Record] | None = None) -> tuple[float, float]:
+    """Append `records` (25 a log entry) to a fresh store's log, then time applying them: (records per
+    second of wall time, records per second of this process's CPU time). On SQLite all the work is in
+    this process, so the CPU figure is what the processor spends, whatever else the machine runs.
+    `setup` is applied first, untimed (the users the updates go to)."""
     creds = bench.account(url)
     acc = int(creds["account_id"])
     store = open_store(Settings.from_env({}, database_url=url))
     await store.open()
     try:
-        subs = [Submission(acc, "bulk", 1, 0, encode_records(records[i : i + 25]), len(records[i : i + 25]))
-                for i in range(0, len(records), 25)]  # fmt: skip
-        for i in range(0, len(subs), 200):
-            await store.append(subs[i : i + 200])
-        t0 = time.perf_counter()
+        if setup:
+            await append(store, acc, setup)
+            await drain(store)
+        await append(store, acc, records)
+        t0, c0 = time.perf_counter(), time.process_time()
         applied = await drain(store)
-        return applied / (time.perf_counter() - t0)
+        return applied / (time.perf_counter() - t0), applied / (time.process_time() - c0)
     finally:
         await store.close()
 
 
-def measure(url_of: Callable[[str], str], workload: list[Record], reps: int) -> dict[str, Any]:
-    runs: dict[str, list[float]] = {"on": [], "off": []}
+async def append(store: Any, acc: int, records: list[Record]) -> None:
+    subs = [Submission(acc, "bulk", 1, 0, encode_records(records[i : i + 25]), len(records[i : i + 25]))
+            for i in range(0, len(records), 25)]  # fmt: skip
+    for i in range(0, len(subs), 200):
+        await store.append(subs[i : i + 200])
+
+
+def measure(
+    url_of: Callable[[str], str], workload: list[Record], reps: int, setup: list[Record] | None = None
+) -> dict[str, Any]:
+    runs: dict[str, list[tuple[float, float]]] = {"on": [], "off": []}
     saved = (sqlite_derived.write, pg_derived.write)
 
     async def nothing_async(*args: Any) -> None:
@@ -93,15 +113,20 @@ def measure(url_of: Callable[[str], str], workload: list[Record], reps: int) -> 
                 sqlite_derived.write = lambda *args: None  # type: ignore[assignment]
                 pg_derived.write = nothing_async  # type: ignore[assignment]
             try:
-                runs[mode].append(asyncio.run(timed(url_of(f"{mode}{rep}"), workload)))
+                runs[mode].append(asyncio.run(timed(url_of(f"{mode}{rep}"), workload, setup)))
             finally:
                 sqlite_derived.write, pg_derived.write = saved
-    ratios = [on / off for on, off in zip(runs["on"], runs["off"], strict=True)]
+    ratios = [on[0] / off[0] for on, off in zip(runs["on"], runs["off"], strict=True)]
+    cpu_ratios = [on[1] / off[1] for on, off in zip(runs["on"], runs["off"], strict=True)]
     return {
-        "on_records_per_s": [round(r) for r in runs["on"]],
-        "off_records_per_s": [round(r) for r in runs["off"]],
+        "on_records_per_s": [round(r[0]) for r in runs["on"]],
+        "off_records_per_s": [round(r[0]) for r in runs["off"]],
         "ratios": [round(r, 3) for r in ratios],
         "median_ratio": round(statistics.median(ratios), 3),
+        "on_records_per_cpu_s": [round(r[1]) for r in runs["on"]],
+        "off_records_per_cpu_s": [round(r[1]) for r in runs["off"]],
+        "cpu_ratios": [round(r, 3) for r in cpu_ratios],
+        "median_cpu_ratio": round(statistics.median(cpu_ratios), 3),
     }
 
 
@@ -117,8 +142,15 @@ def main() -> int:
         def url_of(name: str) -> str:
             return bench.fresh_store(args.database_url, Path(tmp), f"derived_{name}_{time.monotonic_ns()}")
 
-        for name, workload in (("events", events_workload(args.scale)), ("users", users_workload(args.scale))):
-            result[name] = measure(url_of, workload, args.reps)
+        users = max(1, int(10_000 * args.scale))
+        existing = users_workload(args.scale, churn=False)[:users]  # the users, created before the timing
+        workloads = {
+            "events": (events_workload(args.scale), None),
+            "users_sync": (users_workload(args.scale, churn=False), existing),
+            "users_churn": (users_workload(args.scale, churn=True), existing),
+        }
+        for name, (workload, setup) in workloads.items():
+            result[name] = measure(url_of, workload, args.reps, setup)
             print(name, json.dumps(result[name]), flush=True)
     backend = "postgres" if args.database_url else "sqlite"
     out = HERE / "results" / f"derived-cost-{backend}.json"

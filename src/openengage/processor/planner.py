@@ -180,10 +180,12 @@ class _Batch:
             seen = uses.get((acc, name))
             if seen is None:
                 uses[(acc, name)] = [1, at, at]
-            else:
-                seen[0] += 1
-                seen[1] = min(seen[1], at)
-                seen[2] = max(seen[2], at)
+                continue
+            seen[0] += 1
+            if at < seen[1]:
+                seen[1] = at
+            elif at > seen[2]:
+                seen[2] = at
 
     def stat(self, acc: int, key: str, delta: int) -> None:
         counters = self.fx.stats.setdefault(acc, {"users": 0, "anonymous_users": 0, "events": 0})
@@ -484,6 +486,7 @@ class _Batch:
                 fx.identities[key] = pid
         fx.forget = {key for key in self.state.identities if key not in self.identities}
         fx.deletes = list(self.deleted)
+        fx.removed = {pid: self.profiles[pid] for pid in self.deleted if pid >= 0}
         fx.devices = {key: value for key, value in self.devices.items() if key[0] not in gone or value is None}
         for (acc, scope), schema in self.schemas.items():
             for name, (vtype, first_seen) in schema.added.items():

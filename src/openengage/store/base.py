@@ -178,6 +178,8 @@ class Effects:
     # Custom user attribute values accepted in the batch, for the data catalogue's counts:
     # (account, attribute name) -> [values, first received_at, last received_at]
     user_attribute_uses: dict[tuple[int, str], list[int]] = dataclasses.field(default_factory=dict)
+    # Stored profiles the batch deletes or merges away, as loaded (their search terms go: store/derived.py)
+    removed: dict[int, StoredProfile] = dataclasses.field(default_factory=dict)
 
 
 class Planner(Protocol):

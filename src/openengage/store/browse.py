@@ -20,7 +20,7 @@ from typing import Any
 
 import msgspec
 
-from openengage.rules.search import normalize, prefix_end
+from openengage.rules.search import normalize, prefix_end, profile_terms
 from openengage.store.base import (
     CatalogEntry,
     Event,
@@ -39,6 +39,7 @@ from openengage.store.reads import _before_id, _by_id, event_of, merge_of, page,
 TAIL_WINDOW = 10_000  # the live tail's first screen looks at most this many of the newest events
 MAX_GROUP_ROWS = 20_000  # rejection_counts rows read for the data-quality page (PostgreSQL: x partitions)
 MAX_ANONYMOUS_IDS = 200  # a profile's anonymous ids whose rejections its page shows
+SEARCH_ROUNDS = 4  # reads of the terms range per page, at most (rows of profiles listed already are skipped)
 _MAX_CURSOR = 1000
 
 
@@ -64,6 +65,12 @@ def _read_text_cursor(cursor: str, shape: tuple[type, ...]) -> list[Any]:
     return values
 
 
+def _first_match(profile: Row, term: str) -> str | None:
+    """The smallest searchable value of a hit_profiles row that begins with `term`."""
+    terms = profile_terms(profile[1], _json_object(profile[2]), _json_object(profile[5]))
+    return min((t for t in terms if t.startswith(term)), default=None)
+
+
 def _json_object(raw: Any) -> dict[str, Any]:
     value = raw if isinstance(raw, dict) else json_decode(raw)
     return value if isinstance(value, dict) else {}
@@ -79,13 +86,14 @@ class Browse:
 
     # ------------------------------------------------------------ users
 
-    async def _hits(self, account_id: int, found: list[tuple[int, str, str]]) -> list[UserHit]:
-        """UserHits for (profile id, field, term) in that order (profiles gone meanwhile are left out)."""
-        ids = list(dict.fromkeys(pid for pid, _, _ in found))
+    async def _profile_rows(self, account_id: int, ids: list[int]) -> dict[int, Row]:
         if not ids:
-            return []
-        rows = {int(r[0]): r for r in await self.ex.all("hit_profiles", account_id, self.in_list(ids))}
-        anonymous = [pid for pid in ids if pid in rows and rows[pid][1] is None]
+            return {}
+        return {int(r[0]): r for r in await self.ex.all("hit_profiles", account_id, self.in_list(ids))}
+
+    async def _hits(self, rows: dict[int, Row], found: list[tuple[int, str, str]]) -> list[UserHit]:
+        """UserHits for (profile id, field, term) in that order (profiles gone meanwhile are left out)."""
+        anonymous = sorted({pid for pid, _, _ in found if pid in rows and rows[pid][1] is None})
         anon_ids: dict[int, str] = {}
         if anonymous:
             anon_ids = {int(r[0]): r[1] for r in await self.ex.all("hit_anonymous_ids", self.in_list(anonymous))}
@@ -93,8 +101,8 @@ class Browse:
         for pid, field, term in found:
             r = rows.get(pid)
             if r is not None:
-                last = None if r[4] is None else int(r[4])
                 first = None if r[3] is None else int(r[3])
+                last = None if r[4] is None else int(r[4])
                 system, attributes = _json_object(r[2]), _json_object(r[5])
                 hits.append(UserHit(pid, r[1], anon_ids.get(pid), field, term, system, first, last, attributes))
         return hits
@@ -108,7 +116,11 @@ class Browse:
     async def search_users(self, account_id: int, q: str, limit: int, cursor: str | None) -> Page[UserHit]:
         """Profiles whose user id or anonymous id is `q` exactly (first), then those with a searchable
         value equal to the normalized `q` or beginning with it, in value order (so exact values first);
-        each profile once, at its first matching value. A blank `q` lists users (list_users)."""
+        each profile once, at its first matching value. A blank `q` lists users (list_users).
+
+        The range of search_terms is read in primary-key order; a row counts only if its term is the
+        smallest matching term of the profile as it is now (computed from the profile, which the page
+        shows anyway): that keeps each profile to one row across all pages without a second index."""
         term = normalize(q)
         if not term:
             return await self.list_users(account_id, limit, cursor)
@@ -119,23 +131,35 @@ class Browse:
                 exact.append((int(row[0]), field, q))
         skip = {pid for pid, _, _ in exact}
         if cursor is None:
-            start_term, start_pid = term, -1
+            position: tuple[str, int] = (term, -1)
         else:
             start_term, start_pid = _read_text_cursor(cursor, (str, int))
             if not start_term.startswith(term):
                 raise InvalidCursor(BAD_CURSOR)
-        fetch = limit + 1 + len(skip)
-        rows = await self.ex.all("search_range", account_id, start_term, start_pid, prefix_end(term), term, fetch)
-        kept = [r for r in rows if int(r[1]) not in skip]
-        taken = kept[:limit]
-        nxt = None
-        if len(kept) > limit:
-            nxt = _text_cursor([taken[-1][0], int(taken[-1][1])])
-        elif len(rows) == fetch:  # filtered rows made this page short; more may follow
-            nxt = _text_cursor([rows[-1][0], int(rows[-1][1])])
-        found = [] if cursor is not None else list(exact)
-        found += [(int(pid_), str(field), str(term_)) for term_, pid_, field in taken]
-        return Page(await self._hits(account_id, found), nxt)
+            position = (start_term, start_pid)
+        rows_of = await self._profile_rows(account_id, sorted(skip)) if cursor is None else {}
+        first_page = [] if cursor is not None else list(exact)
+        taken: list[tuple[int, str, str]] = []
+
+        async def done(nxt: str | None) -> Page[UserHit]:
+            return Page(await self._hits(rows_of, first_page + taken), nxt)
+
+        fetch = 2 * limit + 1
+        for _ in range(SEARCH_ROUNDS):
+            rows = await self.ex.all("search_range", account_id, position[0], position[1], prefix_end(term), fetch)
+            rows_of.update(await self._profile_rows(account_id, sorted({int(r[1]) for r in rows} - set(rows_of))))
+            for term_, pid_, field in rows:
+                pid = int(pid_)
+                profile = rows_of.get(pid)
+                if pid not in skip and profile is not None and _first_match(profile, term) == term_:
+                    if len(taken) == limit:  # one more to show: the next page starts after the last one taken
+                        return await done(_text_cursor([taken[-1][2], taken[-1][0]]))
+                    taken.append((pid, str(field), str(term_)))
+                position = (str(term_), pid)
+            if len(rows) < fetch:
+                return await done(None)  # the range is exhausted
+        # SEARCH_ROUNDS reads without a full page (profiles with many matching values): go on from here
+        return await done(_text_cursor([position[0], position[1]]))
 
     async def list_users(self, account_id: int, limit: int, cursor: str | None) -> Page[UserHit]:
         """Known users in user id order (byte order on SQLite; the database's collation on PostgreSQL)."""

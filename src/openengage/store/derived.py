@@ -5,8 +5,9 @@ its own SQL (sqlite/derived.py, postgres/derived.py), in the batch's transaction
 set-wise: one pass over the batch's effects, then a few multi-row statements.
 
 - search terms (the users page): the searchable values of every profile the batch wrote
-  (rules/search.py), diffed against the terms stored for it, so an update that changes no searchable
-  value writes nothing; a profile deleted or merged away loses its terms.
+  (rules/search.py), diffed against the values it had when the batch loaded it (ProfileData.loaded:
+  nothing is read back), so an update that changes no searchable value writes nothing; a profile
+  deleted or merged away loses its terms (Effects.removed: as loaded).
 - data counts (the data catalogue): per event name, events received; per event attribute, events that
   carried it; per custom user attribute, values accepted (Effects.user_attribute_uses, counted by the
   planner); each with the first and last time (received_at).
@@ -16,58 +17,79 @@ set-wise: one pass over the batch's effects, then a few multi-row statements.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable
 from typing import Any
 
+import msgspec
+
+from openengage.rules.identity import ProfileData
 from openengage.rules.search import profile_terms
 from openengage.store.base import Effects
 
+encode = msgspec.json.Encoder().encode
 GROUP_KEY_CHARS = 200  # rejection groups key on the first 200 characters of a field or event name
 EVENT_SCOPE = "event"  # data_counts scope of the events themselves ("event:<name>" for their attributes)
 
 Terms = dict[str, str]  # term -> field
+_decode = msgspec.json.Decoder(dict[str, Any]).decode
 
 
-def written_profiles(fx: Effects, pid: Callable[[int], int]) -> dict[int, tuple[int, Terms]]:
-    """{stored profile id: (account, terms)} of every profile the batch writes and keeps."""
+def loaded_terms(data: ProfileData) -> Terms:
+    """The terms of a profile as it was loaded (what search_terms holds for it); {} for a new one."""
+    if data.loaded is None:
+        return {}
+    user_id, system, attributes = data.loaded
+    return profile_terms(user_id, _decode(system), _decode(attributes))
+
+
+def term_changes(fx: Effects, pid: Callable[[int], int]) -> tuple[list[tuple[int, str, int]], list[tuple[Any, ...]]]:
+    """(deletes: (account, term, profile), puts: (account, term, profile, field)) that bring search_terms
+    from what the batch's profiles were when loaded to what the batch writes (and removes)."""
     gone = set(fx.deletes)
-    out: dict[int, tuple[int, Terms]] = {}
+    deletes: list[tuple[int, str, int]] = []
+    puts: list[tuple[Any, ...]] = []
     for temp, stored in fx.profiles.items():
         if temp in gone:
             continue
-        d = stored.data
-        out[pid(temp)] = (stored.account_id, profile_terms(d.user_id, d.system, d.attributes))
-    return out
-
-
-def existing_ids(fx: Effects, pid: Callable[[int], int]) -> list[int]:
-    """Stored ids of the written profiles that existed before the batch (whose old terms to load)."""
-    gone = set(fx.deletes)
-    return sorted(pid(i) for i in fx.profiles if i >= 0 and i not in gone)
-
-
-def dropped_ids(fx: Effects, pid: Callable[[int], int]) -> list[int]:
-    """Stored ids of the profiles the batch deletes or merges away (their terms go)."""
-    return sorted({pid(i) for i in fx.deletes if i >= 0})
-
-
-def term_changes(
-    written: Mapping[int, tuple[int, Terms]], old: Mapping[int, Terms]
-) -> tuple[list[tuple[int, str]], list[tuple[int, str, int, str]]]:
-    """(deletes: (profile, term), puts: (profile, term, account, field)) turning `old` into `written`."""
-    deletes: list[tuple[int, str]] = []
-    puts: list[tuple[int, str, int, str]] = []
-    for profile_id, (account_id, terms) in written.items():
-        before = old.get(profile_id, {})
-        deletes.extend((profile_id, term) for term in before if term not in terms)
-        puts.extend((profile_id, t, account_id, f) for t, f in terms.items() if before.get(t) != f)
+        d, acc, real = stored.data, stored.account_id, pid(temp)
+        loaded = d.loaded
+        if (
+            loaded is not None
+            and d.user_id == loaded[0]
+            and encode(d.system) == _bytes(loaded[1])
+            and encode(d.attributes) == _bytes(loaded[2])
+        ):
+            continue  # nothing searchable changed (first/last seen, say)
+        new, old = profile_terms(d.user_id, d.system, d.attributes), loaded_terms(d)
+        deletes.extend((acc, term, real) for term in old if term not in new)
+        puts.extend((acc, term, real, field) for term, field in new.items() if old.get(term) != field)
+    for removed_pid, stored in fx.removed.items():
+        deletes.extend((stored.account_id, term, removed_pid) for term in loaded_terms(stored.data))
     deletes.sort()
     puts.sort()
     return deletes, puts
 
 
+def _bytes(raw: bytes | str) -> bytes:
+    return raw.encode() if isinstance(raw, str) else bytes(raw)
+
+
 def data_counts(fx: Effects) -> list[tuple[int, str, str, int, int, int]]:
-    """(account, scope, name, count, first seen, last seen) to add, one row per key."""
+    """(account, scope, name, count, first seen, last seen) to add, one row per key. Events are grouped
+    by (account, name, attribute names) first: one dictionary update per event on the hot path."""
+    shapes: dict[tuple[int, str, tuple[str, ...]], list[int]] = {}
+    for e in fx.events:
+        at = e.received_at
+        key = (e.account_id, e.name, tuple(e.data))
+        seen = shapes.get(key)
+        if seen is None:
+            shapes[key] = [1, at, at]
+            continue
+        seen[0] += 1
+        if at < seen[1]:
+            seen[1] = at
+        elif at > seen[2]:
+            seen[2] = at
     acc: dict[tuple[int, str, str], list[int]] = {}
 
     def add(key: tuple[int, str, str], n: int, first: int, last: int) -> None:
@@ -76,18 +98,14 @@ def data_counts(fx: Effects) -> list[tuple[int, str, str, int, int, int]]:
             acc[key] = [n, first, last]
         else:
             seen[0] += n
-            if first < seen[1]:
-                seen[1] = first
-            if last > seen[2]:
-                seen[2] = last
+            seen[1] = min(seen[1], first)
+            seen[2] = max(seen[2], last)
 
-    for e in fx.events:
-        at = e.received_at
-        add((e.account_id, EVENT_SCOPE, e.name), 1, at, at)
-        if e.data:
-            scope = "event:" + e.name
-            for name in e.data:
-                add((e.account_id, scope, name), 1, at, at)
+    for (account_id, name, keys), (n, first, last) in shapes.items():
+        add((account_id, EVENT_SCOPE, name), n, first, last)
+        scope = "event:" + name
+        for attribute in keys:
+            add((account_id, scope, attribute), n, first, last)
     for (account_id, name), (n, first, last) in fx.user_attribute_uses.items():
         add((account_id, "user", name), n, first, last)
     return sorted((a, s, n, c, f, last) for (a, s, n), (c, f, last) in acc.items())
@@ -112,11 +130,3 @@ def rejection_counts(fx: Effects, encode: Callable[[Any], Any]) -> list[tuple[An
         rows.append((account_id, reason, event_name, field, n, first, last, encode(r.value), r.detail, r.user_id,
                      r.anonymous_id, r.dropped))  # fmt: skip
     return rows
-
-
-def old_terms(rows: Iterable[tuple[Any, ...]]) -> dict[int, Terms]:
-    """{profile: {term: field}} from (profile_id, term, field) rows."""
-    out: dict[int, Terms] = {}
-    for profile_id, term, field in rows:
-        out.setdefault(int(profile_id), {})[str(term)] = str(field)
-    return out

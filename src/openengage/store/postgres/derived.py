@@ -31,17 +31,8 @@ def _json(value: Any) -> str:
 
 async def write(conn: Conn, fx: Effects, pid: Callable[[int], int], part: int) -> None:
     """Keep search_terms, data_counts and rejection_counts in step with the batch's effects."""
-    if fx.profiles or fx.deletes:
-        written = derived.written_profiles(fx, pid)
-        existing = derived.existing_ids(fx, pid)
-        old = {}
-        if existing:
-            cur = await conn.execute(Q["search_terms_of"], (existing,))
-            old = derived.old_terms(await cur.fetchall())
-        deletes, puts = derived.term_changes(written, old)
-        dropped = derived.dropped_ids(fx, pid)
-        if dropped:
-            await conn.execute(Q["search_terms_drop"], (dropped,))
+    if fx.profiles or fx.removed:
+        deletes, puts = derived.term_changes(fx, pid)
         await _many(conn, Q["search_term_delete"], deletes)
         await _many(conn, Q["search_term_put"], puts)
     if fx.events or fx.user_attribute_uses:

@@ -384,18 +384,12 @@ WHERE account_id = %s AND id > %s ORDER BY id LIMIT %s;
 -- ============================================================ dashboard data pages (store/browse.py)
 -- Maintained by the processor (store/derived.py, postgres/derived.py) in its transactions.
 
--- name: search_terms_of
-SELECT profile_id, term, field FROM search_terms WHERE profile_id = ANY(%s);
-
--- name: search_terms_drop
-DELETE FROM search_terms WHERE profile_id = ANY(%s);
-
 -- name: search_term_delete
-DELETE FROM search_terms WHERE profile_id = %s AND term = %s;
+DELETE FROM search_terms WHERE account_id = %s AND term = %s AND profile_id = %s;
 
 -- name: search_term_put
-INSERT INTO search_terms (profile_id, term, account_id, field) VALUES (%s, %s, %s, %s)
-ON CONFLICT (profile_id, term) DO UPDATE SET field = excluded.field;
+INSERT INTO search_terms (account_id, term, profile_id, field) VALUES (%s, %s, %s, %s)
+ON CONFLICT (account_id, term, profile_id) DO UPDATE SET field = excluded.field;
 
 -- name: data_count_add
 INSERT INTO data_counts (partition, account_id, scope, name, count, first_seen, last_seen)
@@ -420,15 +414,10 @@ ON CONFLICT (account_id, reason, event_name, field, partition) DO UPDATE SET
     example_dropped = excluded.example_dropped;
 
 -- name: search_range
--- (account, from term, from profile, below term, query term, limit): index order, the exact term first;
--- a profile only at its first term in the range (one PK probe per row), so it is listed once in all.
-SELECT t.term, t.profile_id, t.field FROM search_terms t
-WHERE t.account_id = %s AND (t.term, t.profile_id) > (%s::text COLLATE "C", %s) AND t.term < %s::text COLLATE "C"
-AND NOT EXISTS (
-    SELECT 1 FROM search_terms d
-    WHERE d.profile_id = t.profile_id AND d.term >= %s::text COLLATE "C" AND d.term < t.term
-)
-ORDER BY t.term, t.profile_id LIMIT %s;
+-- (account, from term, from profile, below term, limit): the primary key's order, the exact term first.
+SELECT term, profile_id, field FROM search_terms
+WHERE account_id = %s AND (term, profile_id) > (%s::text COLLATE "C", %s) AND term < %s::text COLLATE "C"
+ORDER BY term, profile_id LIMIT %s;
 
 -- name: hit_profiles
 -- (account, profile ids): what a row of the users page shows of a profile.

@@ -15,14 +15,8 @@ Q = load_queries("openengage.store.sqlite")
 
 def write(conn: sqlite3.Connection, fx: Effects, pid: Callable[[int], int]) -> None:
     """Keep search_terms, data_counts and rejection_counts in step with the batch's effects."""
-    if fx.profiles or fx.deletes:
-        written = derived.written_profiles(fx, pid)
-        existing = derived.existing_ids(fx, pid)
-        old = {}
-        if existing:
-            old = derived.old_terms(conn.execute(Q["search_terms_of"], (common.json_encode(existing),)))
-        deletes, puts = derived.term_changes(written, old)
-        conn.executemany(Q["search_terms_drop"], [(p,) for p in derived.dropped_ids(fx, pid)])
+    if fx.profiles or fx.removed:
+        deletes, puts = derived.term_changes(fx, pid)
         conn.executemany(Q["search_term_delete"], deletes)
         conn.executemany(Q["search_term_put"], puts)
     if fx.events or fx.user_attribute_uses:

@@ -350,18 +350,12 @@ WHERE account_id = ? AND id > ? ORDER BY id LIMIT ?;
 -- ============================================================ dashboard data pages (store/browse.py)
 -- Maintained by the processor (store/derived.py, sqlite/derived.py) in its transactions.
 
--- name: search_terms_of
-SELECT profile_id, term, field FROM search_terms WHERE profile_id IN (SELECT value FROM json_each(?));
-
--- name: search_terms_drop
-DELETE FROM search_terms WHERE profile_id = ?;
-
 -- name: search_term_delete
-DELETE FROM search_terms WHERE profile_id = ? AND term = ?;
+DELETE FROM search_terms WHERE account_id = ? AND term = ? AND profile_id = ?;
 
 -- name: search_term_put
-INSERT INTO search_terms (profile_id, term, account_id, field) VALUES (?, ?, ?, ?)
-ON CONFLICT (profile_id, term) DO UPDATE SET field = excluded.field;
+INSERT INTO search_terms (account_id, term, profile_id, field) VALUES (?, ?, ?, ?)
+ON CONFLICT (account_id, term, profile_id) DO UPDATE SET field = excluded.field;
 
 -- name: data_count_add
 INSERT INTO data_counts (account_id, scope, name, count, first_seen, last_seen) VALUES (?, ?, ?, ?, ?, ?)
@@ -385,12 +379,10 @@ ON CONFLICT (account_id, reason, event_name, field) DO UPDATE SET
     example_dropped = excluded.example_dropped;
 
 -- name: search_range
--- (account, from term, from profile, below term, query term, limit): index order, the exact term first;
--- a profile only at its first term in the range (one PK probe per row), so it is listed once in all.
-SELECT t.term, t.profile_id, t.field FROM search_terms t
-WHERE t.account_id = ? AND (t.term, t.profile_id) > (?, ?) AND t.term < ?
-AND NOT EXISTS (SELECT 1 FROM search_terms d WHERE d.profile_id = t.profile_id AND d.term >= ? AND d.term < t.term)
-ORDER BY t.term, t.profile_id LIMIT ?;
+-- (account, from term, from profile, below term, limit): the primary key's order, the exact term first.
+SELECT term, profile_id, field FROM search_terms
+WHERE account_id = ? AND (term, profile_id) > (?, ?) AND term < ?
+ORDER BY term, profile_id LIMIT ?;
 
 -- name: hit_profiles
 -- (account, profile ids as JSON): what a row of the users page shows of a profile. CROSS JOIN: the ids

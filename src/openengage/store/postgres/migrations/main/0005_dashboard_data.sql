@@ -6,14 +6,15 @@
 -- whole-number custom attributes and array elements; trimmed, A-Z lower-cased, first 100 characters.
 -- `term` is COLLATE "C": the users page reads a range of it (the exact value, then longer values that
 -- begin with it), which needs byte order whatever the database's collation.
+-- One index: the processor diffs a profile's terms against the profile as it loaded it, so it never
+-- looks terms up by profile.
 CREATE TABLE search_terms (
-    profile_id bigint NOT NULL,
-    term text COLLATE "C" NOT NULL,
     account_id bigint NOT NULL,
+    term text COLLATE "C" NOT NULL,
+    profile_id bigint NOT NULL,
     field text NOT NULL,
-    PRIMARY KEY (profile_id, term)
+    PRIMARY KEY (account_id, term, profile_id) INCLUDE (field)
 );
-CREATE INDEX search_terms_lookup ON search_terms(account_id, term, profile_id) INCLUDE (field);
 
 INSERT INTO search_terms (profile_id, term, account_id, field)
 SELECT id, t, account_id, f FROM (

@@ -5,16 +5,16 @@
 -- Searchable values of each profile (rules/search.py): the user id, text system attributes, text and
 -- whole-number custom attributes and array elements; trimmed, A-Z lower-cased, first 100 characters.
 -- (A JSON integer past 64 bits is 'integer' to json_each but its value a REAL: not a whole number here.)
--- The users page reads a range of `search_terms_lookup`: the exact value first, then longer values
--- that begin with it. Keyed by profile so the processor can diff a profile's terms cheaply.
+-- The users page reads a range of the primary key: the exact value first, then longer values that
+-- begin with it. One B-tree: the processor diffs a profile's terms against the profile as it loaded it,
+-- so it never looks terms up by profile.
 CREATE TABLE search_terms (
-    profile_id INTEGER NOT NULL,
-    term TEXT NOT NULL,
     account_id INTEGER NOT NULL,
+    term TEXT NOT NULL,
+    profile_id INTEGER NOT NULL,
     field TEXT NOT NULL,
-    PRIMARY KEY (profile_id, term)
+    PRIMARY KEY (account_id, term, profile_id)
 ) WITHOUT ROWID;
-CREATE INDEX search_terms_lookup ON search_terms(account_id, term, profile_id, field);
 
 INSERT OR IGNORE INTO search_terms (profile_id, term, account_id, field)
 SELECT id, t, account_id, f FROM (
