@@ -216,7 +216,7 @@ class Browse:
         if profile_id is not None:
             rows = await self.ex.all("tail_recent_profile", profile_id, account_id, name, name, limit)
         else:
-            rows = await self.ex.all("tail_recent", TAIL_WINDOW - 1, account_id, name, name, limit)
+            rows = await self.ex.all("tail_after", -1, TAIL_WINDOW, account_id, name, name, limit)
         return [event_of(r) for r in rows]
 
     async def tail_events(
@@ -229,10 +229,10 @@ class Browse:
         after_id = max(0, after_id - self.tail_lookback)
         if profile_id is not None:
             rows = await self.ex.all(
-                "tail_after_profile", after_id, TAIL_WINDOW - 1, profile_id, account_id, name, name, limit
+                "tail_after_profile", after_id, TAIL_WINDOW, profile_id, account_id, name, name, limit
             )
         else:
-            rows = await self.ex.all("tail_after", after_id, TAIL_WINDOW - 1, account_id, name, name, limit)
+            rows = await self.ex.all("tail_after", after_id, TAIL_WINDOW, account_id, name, name, limit)
         return [event_of(r) for r in reversed(rows)]
 
     # ------------------------------------------------------------ catalogue and data quality

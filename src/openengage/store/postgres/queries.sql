@@ -420,8 +420,13 @@ WHERE account_id = %s AND (term, profile_id) > (%s::text COLLATE "C", %s) AND te
 ORDER BY term, profile_id LIMIT %s;
 
 -- name: hit_profiles
--- (account, profile ids): what a row of the users page shows of a profile.
-SELECT id, user_id, system, first_seen, last_seen, attributes FROM profiles WHERE account_id = %s AND id = ANY(%s);
+-- (account, profile ids): what a row of the users page shows of a profile. One primary-key probe per id,
+-- whatever the statistics say (after a bulk load they may be stale, and a bitmap of the account's
+-- profiles_user entries costs far more than a few probes).
+SELECT p.id, p.user_id, p.system, p.first_seen, p.last_seen, p.attributes
+FROM (SELECT %s::bigint AS account) AS a
+CROSS JOIN unnest(%s::bigint[]) AS v(x)
+CROSS JOIN LATERAL (SELECT * FROM profiles WHERE id = v.x AND account_id = a.account) AS p;
 
 -- name: hit_anonymous_ids
 SELECT profile_id, min(value COLLATE "C") FROM identities
@@ -455,14 +460,6 @@ ORDER BY 1 DESC LIMIT %s;
 -- name: events_max_id
 SELECT coalesce(max(id), 0) FROM events;
 
--- name: tail_recent
--- (window, account, name, name, limit): the account's newest events among the newest `window` stored
--- (every account's): a bounded backward scan of the primary key, whatever the filter.
-SELECT id, user_id, anonymous_id, name, time_ms, time_text, data, context, received_at FROM events
-WHERE id >= coalesce((SELECT id FROM events ORDER BY id DESC LIMIT 1 OFFSET %s), 0)
-AND account_id = %s AND (%s::text IS NULL OR name = %s::text)
-ORDER BY id DESC LIMIT %s;
-
 -- name: tail_recent_profile
 -- (profile, account, name, name, limit)
 SELECT id, user_id, anonymous_id, name, time_ms, time_text, data, context, received_at FROM events
@@ -470,18 +467,22 @@ WHERE profile_id = %s AND account_id = %s AND (%s::text IS NULL OR name = %s::te
 ORDER BY id DESC LIMIT %s;
 
 -- name: tail_after
--- (after id, window, account, name, name, limit): the newest of what arrived since the page's newest
--- event, never further back than the newest `window` events of the store (a bounded primary-key scan).
-SELECT id, user_id, anonymous_id, name, time_ms, time_text, data, context, received_at FROM events
-WHERE id > %s AND id >= coalesce((SELECT id FROM events ORDER BY id DESC LIMIT 1 OFFSET %s), 0)
-AND account_id = %s AND (%s::text IS NULL OR name = %s::text)
+-- (after id, window, account, name, name, limit): the account's newest events after `after` among the
+-- newest `window` events of the store (every account's): the subquery is a bounded backward scan of
+-- the primary key, whatever the filters and the statistics; the page's first screen asks after -1.
+SELECT id, user_id, anonymous_id, name, time_ms, time_text, data, context, received_at FROM (
+    SELECT id, account_id, user_id, anonymous_id, name, time_ms, time_text, data, context, received_at
+    FROM events WHERE id > %s ORDER BY id DESC LIMIT %s
+) AS e WHERE account_id = %s AND (%s::text IS NULL OR name = %s::text)
 ORDER BY id DESC LIMIT %s;
 
 -- name: tail_after_profile
--- (after id, window, profile, account, name, name, limit): the same for one profile.
-SELECT id, user_id, anonymous_id, name, time_ms, time_text, data, context, received_at FROM events
-WHERE id > %s AND id >= coalesce((SELECT id FROM events ORDER BY id DESC LIMIT 1 OFFSET %s), 0)
-AND profile_id = %s AND account_id = %s AND (%s::text IS NULL OR name = %s::text)
+-- (after id, window, profile, account, name, name, limit): the same for one profile (the feed of a
+-- filtered tail: recent ids, so the primary key's range beats the profile's whole history).
+SELECT id, user_id, anonymous_id, name, time_ms, time_text, data, context, received_at FROM (
+    SELECT id, account_id, profile_id, user_id, anonymous_id, name, time_ms, time_text, data, context, received_at
+    FROM events WHERE id > %s ORDER BY id DESC LIMIT %s
+) AS e WHERE profile_id = %s AND account_id = %s AND (%s::text IS NULL OR name = %s::text)
 ORDER BY id DESC LIMIT %s;
 
 -- name: catalogue_counts

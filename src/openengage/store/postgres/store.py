@@ -59,9 +59,9 @@ class PostgresStore(Access, Reads, Browse):
     # concurrent commits share it (in-process, 16 requests a commit: 1,934 -> 2,785 appends/s; over
     # HTTP on the shared 2-core machine the gain is smaller, 0-15%).
     append_concurrency = 2
-    # The live tail looks again at the events of the last 256 log entries: partitions are applied in
+    # The live tail looks again at the events of the last 64 log entries: partitions are applied in
     # parallel, so a lower event id may be stored after higher ones (store/browse.py).
-    tail_lookback = 256 << 16
+    tail_lookback = 64 << 16
 
     def __init__(
         self, url: str, pool_min: int = 2, pool_max: int = 10, wait: float = 2.0, timeout: float = 10.0

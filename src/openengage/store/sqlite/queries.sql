@@ -427,14 +427,6 @@ ORDER BY 1 DESC LIMIT ?;
 -- name: events_max_id
 SELECT coalesce(max(id), 0) FROM events;
 
--- name: tail_recent
--- (window, account, name, name, limit): the account's newest events among the newest `window` stored
--- (every account's): a bounded backward scan of the primary key, whatever the filter.
-SELECT id, user_id, anonymous_id, name, time_ms, time_text, data, context, received_at FROM events
-WHERE id >= coalesce((SELECT id FROM events ORDER BY id DESC LIMIT 1 OFFSET ?), 0)
-AND account_id = ? AND (? IS NULL OR name = ?)
-ORDER BY id DESC LIMIT ?;
-
 -- name: tail_recent_profile
 -- (profile, account, name, name, limit)
 SELECT id, user_id, anonymous_id, name, time_ms, time_text, data, context, received_at FROM events
@@ -442,18 +434,21 @@ WHERE profile_id = ? AND account_id = ? AND (? IS NULL OR name = ?)
 ORDER BY id DESC LIMIT ?;
 
 -- name: tail_after
--- (after id, window, account, name, name, limit): the newest of what arrived since the page's newest
--- event, never further back than the newest `window` events of the store (a bounded primary-key scan).
+-- (after id, window, account, name, name, limit): the account's newest events after `after` among the
+-- newest `window` events of the store (every account's): a backward range of the primary key, stopped
+-- by LIMIT, never below the window's floor (found by skipping `window` rowids); the page's first
+-- screen asks after -1.
 SELECT id, user_id, anonymous_id, name, time_ms, time_text, data, context, received_at FROM events
-WHERE id > ? AND id >= coalesce((SELECT id FROM events ORDER BY id DESC LIMIT 1 OFFSET ?), 0)
+WHERE id > ? AND id >= coalesce((SELECT id FROM events ORDER BY id DESC LIMIT 1 OFFSET ? - 1), 0)
 AND account_id = ? AND (? IS NULL OR name = ?)
 ORDER BY id DESC LIMIT ?;
 
 -- name: tail_after_profile
--- (after id, window, profile, account, name, name, limit): the same for one profile; `+profile_id`
--- keeps SQLite on the primary-key range (recent ids) instead of sorting all the profile's events.
+-- (after id, window, profile, account, name, name, limit): the same for one profile (the feed of a
+-- filtered tail: recent ids); `+profile_id` keeps SQLite on the primary key's range rather than sorting
+-- the profile's whole history.
 SELECT id, user_id, anonymous_id, name, time_ms, time_text, data, context, received_at FROM events
-WHERE id > ? AND id >= coalesce((SELECT id FROM events ORDER BY id DESC LIMIT 1 OFFSET ?), 0)
+WHERE id > ? AND id >= coalesce((SELECT id FROM events ORDER BY id DESC LIMIT 1 OFFSET ? - 1), 0)
 AND +profile_id = ? AND account_id = ? AND (? IS NULL OR name = ?)
 ORDER BY id DESC LIMIT ?;
 
