@@ -61,7 +61,7 @@ def test_two_api_workers_and_the_processor(tmp_path: Path) -> None:
             assert client.post(f"/v1/accounts/{lc}/events", json=seeds.EVENT).status_code == 201
         assert client.post(f"/v1/accounts/{lc}/users", json=seeds.USER).status_code == 201
         stats = wait_processed(client, lc, creds["api_key"])
-        assert stats == {"users": 1, "anonymousUsers": 0, "events": 20, "pending": 0}
+        assert stats == {"users": 1, "anonymousUsers": 0, "events": 20, "pending": 0, "deadLetters": 0}
         # an admin change made by the CLI reaches both running workers within a second
         cli("keys", "issue", lc, "owner@localhost", database_url=url)
         time.sleep(1.2)

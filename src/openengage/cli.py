@@ -1,4 +1,4 @@
-"""The `openengage` command line: serve, process, migrate, check, accounts, members, keys, audit.
+"""The `openengage` command line: serve, process, migrate, check, accounts, members, keys, audit, dead-letters.
 
 Every error is one line on stderr (`Error: ...`) and a non-zero exit, never a traceback or a usage dump.
 Administrative commands act as a team member: the one `--by EMAIL` names (their permissions are checked),
@@ -22,12 +22,12 @@ import click
 from openengage import __version__
 from openengage import accounts as acc_rules
 from openengage.accounts import Account, Actor
-from openengage.api.shapes import audit_doc
+from openengage.api.shapes import audit_doc, dead_letter_doc
 from openengage.errors import NotFound, OpenEngageError
 from openengage.rules.dates import format_ms
 from openengage.settings import Settings
 from openengage.store import open_store
-from openengage.store.base import ApiKey, AuditEntry, Page, Store, StoreStatus
+from openengage.store.base import ApiKey, AuditEntry, DeadLetter, Page, Store, StoreStatus
 
 T = TypeVar("T")
 F = TypeVar("F", bound=Callable[..., Any])
@@ -795,3 +795,99 @@ def audit_list(license_code: str, limit: int, cursor: str | None, database_url: 
     if page.next:
         lines.append(f"(more: --cursor {page.next})")
     emit(as_json, {"entries": [audit_doc(e) for e in page.items], "next": page.next}, "\n".join(lines))
+
+
+# ---------------------------------------------------------------- dead letters
+
+
+@main.group("dead-letters")
+def dead_letters() -> None:
+    """Log entries the processor could not apply: list them, queue them again, or drop them."""
+
+
+def dead_letter_ids(ids: tuple[str, ...], every: bool) -> list[int] | None:
+    """The ids given (None for --all); exactly one of the two."""
+    if every and ids:
+        raise click.ClickException("give dead letter ids or --all, not both")
+    if every:
+        return None
+    if not ids:
+        raise click.ClickException("give the ids of the dead letters (see `openengage dead-letters list`) or --all")
+    bad = [i for i in ids if not (i.isascii() and i.isdigit() and 0 < int(i) < 2**63)]
+    if bad:
+        raise click.ClickException(f"'{bad[0]}' is not a dead letter id (a whole number, as `list` shows)")
+    return sorted({int(i) for i in ids})
+
+
+_DEAD_LETTER_IDS = click.argument("ids", nargs=-1, metavar="[ID]...")
+_ALL = click.option("--all", "every", is_flag=True, help="Every dead letter of the account.")
+
+
+@dead_letters.command("list")
+@click.argument("license_code")
+@database_option
+@json_option
+def dead_letters_list(license_code: str, database_url: str | None, as_json: bool) -> None:
+    """List an account's dead letters, newest first, with the error that stopped each."""
+
+    async def run(store: Store) -> list[DeadLetter]:
+        account = await find_account(store, license_code)
+        found: list[DeadLetter] = []
+        cursor = None
+        while True:
+            page = await store.dead_letters(account.id, 1000, cursor)
+            found += page.items
+            if page.next is None:
+                return found
+            cursor = page.next
+
+    found = with_store(database_url, run)
+    lines = [
+        f"{d.id}  {format_ms(d.failed_at)}  {d.records} records  {d.error}: "
+        + " ".join(d.message.split())[:200]
+        + ("  (queued again)" if d.requeued else "")
+        for d in found
+    ]
+    emit(as_json, {"dead_letters": [dead_letter_doc(d) for d in found]}, "\n".join(lines) or "no dead letters")
+
+
+@dead_letters.command("retry")
+@click.argument("license_code")
+@_DEAD_LETTER_IDS
+@_ALL
+@database_option
+@json_option
+def dead_letters_retry(
+    license_code: str, ids: tuple[str, ...], every: bool, database_url: str | None, as_json: bool
+) -> None:
+    """Queue dead letters again; the processor applies each once and then deletes it."""
+    wanted = dead_letter_ids(ids, every)
+
+    async def run(store: Store) -> list[int]:
+        return await store.retry_dead_letters((await find_account(store, license_code)).id, wanted)
+
+    queued = with_store(database_url, run)
+    waiting = sorted(set(wanted or ()) - set(queued))
+    text = f"queued {len(queued)} dead letters again" + (
+        f"; already queued: {', '.join(map(str, waiting))}" if waiting else ""
+    )
+    emit(as_json, {"requeued": queued, "already_queued": waiting}, text)
+
+
+@dead_letters.command("drop")
+@click.argument("license_code")
+@_DEAD_LETTER_IDS
+@_ALL
+@database_option
+@json_option
+def dead_letters_drop(
+    license_code: str, ids: tuple[str, ...], every: bool, database_url: str | None, as_json: bool
+) -> None:
+    """Delete dead letters for good (their records are never applied)."""
+    wanted = dead_letter_ids(ids, every)
+
+    async def run(store: Store) -> list[int]:
+        return await store.drop_dead_letters((await find_account(store, license_code)).id, wanted)
+
+    dropped = with_store(database_url, run)
+    emit(as_json, {"dropped": dropped}, f"dropped {len(dropped)} dead letters")

@@ -49,7 +49,7 @@ def we_message(r: httpx.Response, status: int = 400) -> str:
 def assert_nothing_stored(api: Harness) -> None:
     assert api.data("/stats")["pending"] == 0
     api.drain()
-    assert api.data("/stats") == {"users": 0, "anonymousUsers": 0, "events": 0, "pending": 0}
+    assert api.data("/stats") == {"users": 0, "anonymousUsers": 0, "events": 0, "pending": 0, "deadLetters": 0}
 
 
 def assert_not_charged(api: Harness, path: str, body: Any) -> None:
@@ -497,7 +497,13 @@ def test_every_value_the_edge_accepts_both_stores_can_write(api: Harness) -> Non
     assert moe.customer({"type": "customer", "customer_id": "🙂" * 100}).status_code == 200
 
     api.drain()
-    assert api.data("/stats") == {"users": 4, "anonymousUsers": 1, "events": 4 + 3 + 3 + 1, "pending": 0}
+    assert api.data("/stats") == {
+        "users": 4,
+        "anonymousUsers": 1,
+        "events": 4 + 3 + 3 + 1,
+        "pending": 0,
+        "deadLetters": 0,
+    }
     profile = api.profile("we")
     assert profile["firstSeen"] == "0001-01-01T00:00:00+0000"
     assert profile["lastSeen"] == "9999-12-31T23:59:59+0000"

@@ -64,7 +64,7 @@ def test_events_from_both_dialects_share_one_stream(api: Harness) -> None:
         ("Added to Cart", seeds.EVENT["eventTime"]),
     ]
     assert events[0]["eventData"] == {"Price": 12.5}
-    assert api.data("/stats") == {"users": 1, "anonymousUsers": 0, "events": 2, "pending": 0}
+    assert api.data("/stats") == {"users": 1, "anonymousUsers": 0, "events": 2, "pending": 0, "deadLetters": 0}
 
 
 def test_webengage_user_exported_with_moengage_names(api: Harness) -> None:

@@ -47,7 +47,7 @@ def every_route(
 
 def nothing_changed(api: Harness) -> None:
     api.drain()
-    assert api.data("/stats") == {"users": 0, "anonymousUsers": 0, "events": 0, "pending": 0}
+    assert api.data("/stats") == {"users": 0, "anonymousUsers": 0, "events": 0, "pending": 0, "deadLetters": 0}
 
 
 def with_auth(api: Harness, authorization: str | None, **extra: str) -> dict[str, str]:

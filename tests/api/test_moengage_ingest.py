@@ -297,7 +297,7 @@ def test_bulk_example(api: Harness) -> None:
         ("Purchase", "2020-05-25T11:03:35+0000"),
     ]
     assert all(e["context"]["device_id"] == "96bd03b6-defc-4203-83d3-dc1c73080232" for e in events)
-    assert api.data("/stats") == {"users": 1, "anonymousUsers": 0, "events": 2, "pending": 0}
+    assert api.data("/stats") == {"users": 1, "anonymousUsers": 0, "events": 2, "pending": 0, "deadLetters": 0}
 
 
 def test_app_id_as_query_parameter_and_in_both_places(api: Harness) -> None:

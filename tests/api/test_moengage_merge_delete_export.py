@@ -80,7 +80,7 @@ def test_delete_removes_profile_identity_and_devices_and_keeps_events(api: Harne
     assert_success(moe.delete({"identity_type": "customer_id", "identity_value": "gone"}))
     api.drain()
     assert api.get("/users/gone").status_code == 404
-    assert api.data("/stats") == {"users": 0, "anonymousUsers": 0, "events": 1, "pending": 0}
+    assert api.data("/stats") == {"users": 0, "anonymousUsers": 0, "events": 1, "pending": 0, "deadLetters": 0}
     # A re-created user is a new profile: no old attributes, devices or events.
     assert_success(moe.customer({"customer_id": "gone", "attributes": {"first_name": "New"}}))
     api.drain()

@@ -54,9 +54,9 @@ def test_user_ids_with_any_character(api: Harness) -> None:
 def test_stats_counts_pending_until_processed(api: Harness) -> None:
     api.post("/bulk-users", {"users": [{"userId": f"u{i}"} for i in range(5)]})
     api.post("/events", {"anonymousId": "a", "eventName": "E"})
-    assert api.data("/stats") == {"users": 0, "anonymousUsers": 0, "events": 0, "pending": 6}
+    assert api.data("/stats") == {"users": 0, "anonymousUsers": 0, "events": 0, "pending": 6, "deadLetters": 0}
     api.drain()
-    assert api.data("/stats") == {"users": 5, "anonymousUsers": 1, "events": 1, "pending": 0}
+    assert api.data("/stats") == {"users": 5, "anonymousUsers": 1, "events": 1, "pending": 0, "deadLetters": 0}
 
 
 def test_rejections_filter_and_paging(api: Harness) -> None:

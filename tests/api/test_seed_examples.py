@@ -55,4 +55,4 @@ def test_bulk_examples(api: Harness) -> None:
     assert len(events) == 2
     assert all(e["eventData"] == seeds.EVENT["eventData"] for e in events)
     stats = api.data("/stats")
-    assert stats == {"users": 1, "anonymousUsers": 0, "events": 2, "pending": 0}
+    assert stats == {"users": 1, "anonymousUsers": 0, "events": 2, "pending": 0, "deadLetters": 0}

@@ -19,7 +19,7 @@ def message(r: Any) -> str:
 def assert_nothing_stored(api: Harness) -> None:
     assert api.data("/stats")["pending"] == 0
     api.drain()
-    assert api.data("/stats") == {"users": 0, "anonymousUsers": 0, "events": 0, "pending": 0}
+    assert api.data("/stats") == {"users": 0, "anonymousUsers": 0, "events": 0, "pending": 0, "deadLetters": 0}
 
 
 @pytest.mark.parametrize(

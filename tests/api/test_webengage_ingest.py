@@ -110,7 +110,7 @@ def test_identify_merges_anonymous_profile_and_its_events(api: Harness) -> None:
     assert profile["anonymousIds"] == ["anon-1"]
     assert profile["attributes"] == {"source": "ad"} and profile["firstName"] == "K"
     assert [e["eventName"] for e in api.events("known")["events"]] == ["Signed up", "Viewed"]
-    assert api.data("/stats") == {"users": 1, "anonymousUsers": 0, "events": 2, "pending": 0}
+    assert api.data("/stats") == {"users": 1, "anonymousUsers": 0, "events": 2, "pending": 0, "deadLetters": 0}
     assert api.data("/anonymous-users/anon-1")["userId"] == "known"
     merges = api.data("/merges")["merges"]
     assert [(m["kind"], m["userId"], m["anonymousId"]) for m in merges] == [("identify", "known", "anon-1")]

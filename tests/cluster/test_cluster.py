@@ -105,7 +105,7 @@ def test_two_nodes_apply_every_record_once_in_user_order(pg_url: str, cluster: A
     with ThreadPoolExecutor(12) as pool:
         list(pool.map(one_user, range(users)))
     stats = wait_processed(nodes[1].client, creds["license_code"], creds["api_key"])
-    assert stats == {"users": users, "anonymousUsers": 0, "events": users * steps, "pending": 0}
+    assert stats == {"users": users, "anonymousUsers": 0, "events": users * steps, "pending": 0, "deadLetters": 0}
     for u in range(users):
         profile = nodes[u % 2].get(f"/users/user-{u}")
         assert profile["attributes"] == {"seq": steps - 1}, u

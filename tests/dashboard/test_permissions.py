@@ -141,7 +141,22 @@ def test_a_removed_member_loses_the_account_at_once(board: Harness, signed_in: C
     url = account_url(board.lc, "")
     assert visitor.get(url).status_code == 200
     board.call(board.store.remove_member, board.creds.account_id, visitor.email)
-    assert visitor.get(url).status_code == 404
+    assert visitor.get(url).status_code == 303  # its only account gone: the session opens nothing, sign in
+
+
+def test_a_removed_member_keeps_their_other_accounts(board: Harness, signed_in: Callable[[str], Visitor]) -> None:
+    from tests.support.dashboard import start_session
+
+    other = board.call(board.store.create_account, "other", "boss@other.test")
+    email = "both@acme.test"
+    admin = rules.ROLE_PERMISSIONS["admin"]
+    here, _ = board.call(board.store.add_member, board.creds.account_id, email, "admin", admin)
+    there, _ = board.call(board.store.add_member, other.account_id, email, "admin", admin)
+    visitor = Visitor(board)
+    start_session(board, visitor, email, [here.id, there.id])
+    board.call(board.store.remove_member, board.creds.account_id, email)
+    assert visitor.get(account_url(board.lc, "")).status_code == 404
+    assert visitor.get(account_url(other.license_code, "")).status_code == 200
 
 
 def test_a_changed_role_counts_on_the_next_request(board: Harness, signed_in: Callable[[str], Visitor]) -> None:

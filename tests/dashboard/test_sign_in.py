@@ -256,7 +256,9 @@ def test_a_new_password_ends_the_members_sessions(board: Harness, anonymous: Vis
     set_password(board)
     sign_in(anonymous)
     set_password(board, password="another password")
-    assert anonymous.get(account_url(board.lc, "")).status_code == 404  # the session lost the account
+    assert anonymous.get(account_url(board.lc, "")).status_code == 303  # the session lost its only account
+    assert sign_in(anonymous).status_code == 401
+    assert sign_in(anonymous, password="another password").status_code == 303
 
 
 @pytest.mark.parametrize("password", ["short", "x" * (auth.MAX_PASSWORD_CHARS + 1)])

@@ -7,8 +7,7 @@ import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, TypeVar
 
-from openengage.processor.planner import Planner
-from openengage.processor.worker import drain
+from openengage.processor.worker import Worker, drain
 from openengage.records import EventRecord, Record, UserRecord, encode_records
 from openengage.settings import Settings
 from openengage.store import open_store
@@ -61,4 +60,5 @@ async def drain_all(store: Store) -> int:
 
 
 async def process_once(store: Store, limit: int = 2000) -> int:
-    return await store.process(Planner(), limit)
+    """One claim of at most `limit` records; 0 when nothing was pending."""
+    return await Worker(store, limit).step() or 0

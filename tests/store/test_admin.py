@@ -322,7 +322,7 @@ async def test_a_cancelled_transaction_rolls_back(store: Store) -> None:
 
 async def test_admin_transactions_run_alongside_processing(store: Store) -> None:
     """On SQLite the executor's writer is not the processor's: both make progress in one process."""
-    from openengage.processor.planner import Planner
+    from openengage.processor.worker import Worker
     from openengage.records import UserRecord, encode_records
     from openengage.store.base import Submission
 
@@ -331,10 +331,7 @@ async def test_admin_transactions_run_alongside_processing(store: Store) -> None
     await store.append([Submission(a, "users", 1, 0, encode_records([r]), 1) for r in records])
 
     async def process() -> int:
-        total = 0
-        while n := await store.process(Planner(), 5):
-            total += n
-        return total
+        return await Worker(store, 5).drain()
 
     async def administer() -> None:
         for i in range(10):
@@ -347,15 +344,15 @@ async def test_admin_transactions_run_alongside_processing(store: Store) -> None
 
 
 def test_both_backends_define_every_shared_query_alike() -> None:
-    """store/admin.py and store/reads.py name queries that each backend's queries.sql must define, with
-    as many parameters (the executor passes them positionally)."""
+    """store/admin.py, store/reads.py and store/dead_letters.py name queries that each backend's queries.sql
+    must define, with as many parameters (the executor passes them positionally)."""
     import ast
     import inspect
 
-    from openengage.store import access, admin, browse, reads
+    from openengage.store import access, admin, browse, dead_letters, reads
 
     names: set[str] = set()
-    for module in (admin, reads, access, browse):
+    for module in (admin, reads, dead_letters, access, browse):
         for node in ast.walk(ast.parse(inspect.getsource(module))):
             if (
                 isinstance(node, ast.Call)

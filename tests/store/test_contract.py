@@ -9,10 +9,12 @@ import pytest
 
 from openengage import accounts as acc
 from openengage.processor.planner import Planner
+from openengage.processor.worker import drain
 from openengage.records import EventRecord, UserRecord, encode_records
 from openengage.settings import Settings
 from openengage.store import open_store
 from openengage.store.base import LogEntry, State, Store, Submission
+from tests.store.helpers import process_once
 
 pytestmark = pytest.mark.anyio
 
@@ -94,11 +96,10 @@ async def test_process_is_exactly_once_and_in_order(store: Store) -> None:
     a = creds.account_id
     await store.append([submission(a, UserRecord(user_id="u", attributes={"v": i})) for i in range(10)])
     await store.append([submission(a, EventRecord("E", user_id="u"), EventRecord("F", user_id="u"))])
-    assert await store.process(Planner(), 4) >= 1
-    total = 0
-    while (n := await store.process(Planner(), 4)) > 0:
-        total += n
-    assert await store.process(Planner(), 100) == 0
+    assert await process_once(store, 4) >= 1
+    while await process_once(store, 4) > 0:
+        pass
+    assert await process_once(store, 100) == 0
     stats = await store.stats(a)
     assert (stats.users, stats.events, stats.pending) == (1, 2, 0)
     profile = await store.profile(a, "u", "u")
@@ -112,15 +113,19 @@ class ExplodingPlanner(Planner):
         raise RuntimeError("boom")
 
 
-async def test_a_failed_batch_changes_nothing(store: Store) -> None:
+async def test_a_failed_entry_changes_nothing_but_the_dead_letters(store: Store) -> None:
     creds = await store.create_account("acme", "o@x.test")
     a = creds.account_id
     await store.append([submission(a, UserRecord(user_id="u"))])
-    with pytest.raises(RuntimeError):
-        await store.process(ExplodingPlanner(), 100)
-    assert (await store.stats(a)).pending == 1
-    assert await store.process(Planner(), 100) == 1
+    assert await drain(store, 100, ExplodingPlanner()) == 0
+    stats = await store.stats(a)
+    assert (stats.users, stats.pending) == (0, 0)
+    [letter] = (await store.dead_letters(a, 10, None)).items
+    assert (letter.error, letter.message, letter.records) == ("RuntimeError", "boom", 1)
+    assert await store.retry_dead_letters(a, [letter.id]) == [letter.id]
+    assert await drain(store, 100) == 1
     assert (await store.stats(a)).users == 1
+    assert await store.count_dead_letters(a) == 0
 
 
 async def test_reads_are_scoped_to_their_account(store: Store) -> None:
@@ -128,8 +133,7 @@ async def test_reads_are_scoped_to_their_account(store: Store) -> None:
     two = await store.create_account("two", "t@x.test")
     await store.append([submission(one.account_id, UserRecord(user_id="shared", attributes={"a": 1}))])
     await store.append([submission(two.account_id, EventRecord("E", user_id="shared"))])
-    while await store.process(Planner(), 100):
-        pass
+    await drain(store, 100)
     p1 = await store.profile(one.account_id, "u", "shared")
     p2 = await store.profile(two.account_id, "u", "shared")
     assert p1 is not None and p2 is not None and p1.id != p2.id
@@ -144,12 +148,12 @@ async def test_entries_keep_their_ids_after_maintenance(store: Store) -> None:
     creds = await store.create_account("acme", "o@x.test")
     a = creds.account_id
     await store.append([submission(a, EventRecord("E", user_id="u"))])
-    await store.process(Planner(), 100)
+    await drain(store, 100)
     from openengage.rules.dates import now_ms
 
     await store.maintain(now_ms())
     await store.append([submission(a, EventRecord("E", user_id="u"))])
-    await store.process(Planner(), 100)
+    await drain(store, 100)
     profile = await store.profile(a, "u", "u")
     assert profile is not None
     assert len((await store.events(a, profile.id, 10, None)).items) == 2

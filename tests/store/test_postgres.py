@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import psycopg
@@ -14,6 +14,7 @@ import pytest
 
 from openengage.errors import StoreUnavailable
 from openengage.processor.planner import Planner
+from openengage.processor.worker import Worker
 from openengage.records import UserRecord
 from openengage.settings import Settings
 from openengage.store import open_store
@@ -54,27 +55,20 @@ async def _close(stores: list[Store]) -> None:
         await store.close()
 
 
-async def _process_until_empty(store: Store, stop: asyncio.Event) -> int:
-    """One node's processor loop, small batches so nodes interleave; returns records applied."""
-    planner, applied = Planner(), 0
-    while not stop.is_set():
-        n = await store.process(planner, 7)
-        applied += n
-        if n == 0:
-            await asyncio.sleep(0.01)
-    return applied
-
-
 async def _run_processors(stores: list[Store], account_id: int, expected: int) -> list[int]:
+    """Each node's processor loop (both lanes), small batches so nodes interleave; records applied by each."""
     stop = asyncio.Event()
-    tasks = [asyncio.create_task(_process_until_empty(s, stop)) for s in stores]
+    workers = [Worker(s, 7) for s in stores]
+    tasks = [asyncio.create_task(w.run(stop, 0.01)) for w in workers]
     for _ in range(3000):
         if (await stores[0].stats(account_id)).pending == 0:
             break
         await asyncio.sleep(0.02)
     stop.set()
-    counts = await asyncio.gather(*tasks)
+    await asyncio.gather(*tasks)
+    counts = [w.applied for w in workers]
     assert sum(counts) == expected
+    assert [w.dead_lettered for w in workers] == [0] * len(workers)  # contention is never a dead letter
     return counts
 
 
@@ -203,18 +197,19 @@ def test_attribute_type_limit_holds_across_concurrent_processors(pg_url: str) ->
 
 
 def test_failed_batch_rolls_back_and_frees_the_partition(pg_url: str) -> None:
-    class Exploding(Planner):
+    class Unavailable(Planner):
         def plan(self, entries, state):  # type: ignore[no-untyped-def]
-            raise RuntimeError("boom")
+            raise StoreUnavailable("the database went away mid-batch")
 
     async def scenario() -> None:
         nodes = await _nodes(pg_url, 2)
         try:
             acc = (await nodes[0].create_account("acme", "o@acme.test")).account_id
             await nodes[0].append([submission(acc, [user("u", seq=1), event("u")])])
-            with pytest.raises(RuntimeError, match="boom"):
-                await nodes[0].process(Exploding(), 100)
+            with pytest.raises(StoreUnavailable, match="went away"):
+                await Worker(nodes[0], 100, Unavailable()).step()
             assert (await nodes[1].stats(acc)).pending == 2
+            assert await nodes[1].count_dead_letters(acc) == 0
             assert await drain_all(nodes[1]) == 2  # the other node takes the same entries
             assert await drain_all(nodes[0]) == 0
         finally:
@@ -306,3 +301,77 @@ def test_cli_without_driver_is_one_line() -> None:
         "Error: PostgreSQL support needs the Python package 'psycopg' (psycopg 3 and its pool): "
         "pip install 'psycopg[binary,pool]'"
     ]
+
+
+def test_a_claim_holds_its_partition_across_units(pg_url: str) -> None:
+    """Between the units of one claim (isolating a bad entry takes several) no other node gets in."""
+
+    async def scenario() -> None:
+        nodes = await _nodes(pg_url, 2)
+        try:
+            acc = (await nodes[0].create_account("acme", "o@acme.test")).account_id
+            await nodes[0].append([submission(acc, [event("u", n=i)]) for i in range(3)])  # one partition
+            async with nodes[0].claim(100) as claim:
+                assert claim is not None and len(claim.entries) == 3
+                await claim.ack(1)
+                async with nodes[1].claim(100) as other:
+                    assert other is None  # the partition is still held
+                assert len(claim.entries) == 2
+            assert await drain_all(nodes[1]) == 2  # released at the end of the block
+            assert (await nodes[0].stats(acc)).pending == 0
+        finally:
+            await _close(nodes)
+
+    asyncio.run(scenario())
+
+
+def test_a_network_that_stalls_mid_claim_is_an_outage_and_processing_recovers(pg_url: str) -> None:
+    """Bytes stop in the middle of a batch (a partition: nothing errors by itself): within the claim's
+    deadline the processor takes it for an outage (never a dead letter), and the same store, without
+    a restart, applies everything once the network is back."""
+    import time
+
+    from tests.support.proxy import proxy_for
+
+    class Stalling(Planner):
+        def __init__(self, stall: Callable[[], None]) -> None:
+            self.stall = stall
+
+        def plan(self, entries, state):  # type: ignore[no-untyped-def]
+            self.stall()  # the network goes quiet between the batch's load and its write
+            return super().plan(entries, state)
+
+    async def scenario() -> None:
+        async with opened(pg_url) as direct:
+            acc = (await direct.create_account("acme", "o@acme.test")).account_id
+            await direct.append([submission(acc, [event("u", n=i)]) for i in range(10)])
+            with proxy_for(pg_url) as proxy:
+                settings = Settings.from_env({}, database_url=proxy.url(pg_url), pool_min=1, pool_max=2, store_wait=1)
+                store = open_store(settings)
+                await store.open()
+                store.claim_timeout = 1.0  # type: ignore[attr-defined]
+                try:
+                    started = time.monotonic()
+                    with pytest.raises(StoreUnavailable, match="did not answer"):
+                        await asyncio.wait_for(Worker(store, 100, Stalling(proxy.stall)).step(), 30)
+                    assert time.monotonic() - started < 15
+                    assert (await direct.stats(acc)).pending == 10 and await direct.count_dead_letters(acc) == 0
+                    proxy.restore()
+                    worker, stop = Worker(store, 100), asyncio.Event()
+                    task = asyncio.create_task(worker.run(stop, 0.02))
+                    for _ in range(600):
+                        if (await direct.stats(acc)).pending == 0:
+                            break
+                        await asyncio.sleep(0.05)
+                    stop.set()
+                    await task
+                    assert worker.applied == 10 and worker.dead_lettered == 0
+                finally:
+                    await store.close()
+            profile = await direct.profile(acc, "u", "u")
+            assert profile is not None
+            assert sorted(e.data["n"] for e in (await direct.events(acc, profile.id, 100, None)).items) == list(
+                range(10)
+            )
+
+    asyncio.run(scenario())

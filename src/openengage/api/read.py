@@ -1,4 +1,4 @@
-"""OpenEngage's read API: profiles, events, stats, schema, rejections, merges.
+"""OpenEngage's read API: profiles, events, stats, schema, rejections, merges, dead letters.
 
 Same Bearer key and permissions as the WebEngage ingest endpoints, same response container. Every
 query is scoped to the account of the license code in the path. The store returns typed rows; the
@@ -120,7 +120,9 @@ async def anonymous_user(request: Request, account: Account, fmt: str) -> Respon
 
 
 async def stats(request: Request, account: Account, fmt: str) -> Response:
-    return we.success(shapes.stats_doc(await services(request).store.stats(account.id)), fmt)
+    store = services(request).store
+    doc = shapes.stats_doc(await store.stats(account.id))
+    return we.success(doc | {"deadLetters": await store.count_dead_letters(account.id)}, fmt)
 
 
 async def schema(request: Request, account: Account, fmt: str) -> Response:
@@ -140,6 +142,12 @@ async def merges(request: Request, account: Account, fmt: str) -> Response:
     return we.success(listing("merges", page, shapes.merge_doc), fmt)
 
 
+async def dead_letters(request: Request, account: Account, fmt: str) -> Response:
+    limit, cursor = page_args(request, fmt)
+    page = await services(request).store.dead_letters(account.id, limit, cursor)
+    return we.success(listing("deadLetters", page, shapes.dead_letter_doc), fmt)
+
+
 # User ids may hold any character, "/" included (sent as %2F): one route takes the rest of the path and
 # `user_path` splits it on the raw path (see there).
 routes = [
@@ -149,4 +157,5 @@ routes = [
     Route(f"{PREFIX}/schema", read_route(schema), methods=["GET"]),
     Route(f"{PREFIX}/rejections", read_route(rejections), methods=["GET"]),
     Route(f"{PREFIX}/merges", read_route(merges), methods=["GET"]),
+    Route(f"{PREFIX}/dead-letters", read_route(dead_letters), methods=["GET"]),
 ]

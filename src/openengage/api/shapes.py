@@ -9,8 +9,10 @@ from __future__ import annotations
 
 from typing import Any
 
+import msgspec
+
 from openengage.rules.dates import format_ms
-from openengage.store.base import AuditEntry, Event, Merge, Profile, Rejection, SchemaAttribute, Stats
+from openengage.store.base import AuditEntry, DeadLetter, Event, Merge, Profile, Rejection, SchemaAttribute, Stats
 
 
 def _time(ms: int | None) -> str | None:
@@ -102,4 +104,25 @@ def audit_doc(a: AuditEntry) -> dict[str, Any]:
         "action": a.action,
         "target": a.target,
         "detail": a.detail,
+    }
+
+
+def dead_letter_doc(letter: DeadLetter) -> dict[str, Any]:
+    """A dead letter (the read API's `/dead-letters`, the CLI's `dead-letters list --json`); `payload` is
+    the entry's records in OpenEngage's own record format, or their raw text when not even JSON."""
+    try:
+        payload: Any = msgspec.json.decode(letter.payload)
+    except (msgspec.DecodeError, RecursionError):
+        payload = letter.payload.decode("utf-8", "replace")
+    return {
+        "id": letter.id,
+        "logId": letter.log_id,
+        "error": letter.error,
+        "message": letter.message,
+        "records": letter.records,
+        "attempts": letter.attempts,
+        "requeued": letter.requeued,
+        "receivedAt": format_ms(letter.received_at),
+        "failedAt": format_ms(letter.failed_at),
+        "payload": payload,
     }

@@ -107,7 +107,9 @@ class Dashboard:
             return None
         digest = auth.token_hash(token)
         found = await self.store.session(digest, now_ms())
-        return None if found is None else (found, digest)
+        if found is None or not found.memberships:  # ended, expired, or every membership gone: sign in again
+            return None
+        return found, digest
 
     @staticmethod
     def _to_login(request: Request) -> Response:

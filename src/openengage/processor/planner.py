@@ -32,6 +32,7 @@ R_ANON_CONFLICT = "anonymous_id_conflict"
 R_USER_NOT_FOUND = "user_not_found"
 R_SYSTEM_EVENT = "system_event"
 R_DEVICE_LIMIT = "device_limit"
+R_MISSING_ID = "missing_id"
 MAX_DEVICES = 1000
 PLATFORMS = "platforms"  # MoEngage: the apps a user has, [{"platform": "ANDROID", "active": true}, ...]
 
@@ -52,9 +53,9 @@ class Planner:
             for record in entry.records:
                 if type(record) is EventRecord:  # the common case, inlined
                     scopes.add((acc, EVENT_SCOPE_PREFIX + record.name))
-                    if record.user_id:
+                    if record.user_id is not None:
                         identities.add((acc, "u", record.user_id))
-                    elif record.anonymous_id:  # an event's anonymous id never matters when it has a user id
+                    elif record.anonymous_id is not None:  # an event's anonymous id never matters with a user id
                         identities.add((acc, "a", record.anonymous_id))
                     continue
                 for kind, value in _ids(record):
@@ -69,18 +70,24 @@ class Planner:
         return batch.finish()
 
 
-def merge_platforms(current: Any, update: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """A platform update replaces that platform's entry and keeps the others."""
-    names = {p.get("platform") for p in update}
-    kept = [p for p in current if isinstance(p, dict) and p.get("platform") not in names] if current else []
-    return kept + update
+def merge_platforms(current: Any, update: Any) -> Any:
+    """A platform update replaces that platform's entry and keeps the others. Total over any JSON:
+    anything but a list replaces the value as is; names are compared as JSON, never hashed."""
+    if not isinstance(update, list):
+        return update
+    names = [p.get("platform") for p in update if isinstance(p, dict)]
+    if not isinstance(current, list):
+        return update
+    return [p for p in current if isinstance(p, dict) and not attrs.contains(names, p.get("platform"))] + update
 
 
 def _ids(record: Any) -> Iterable[tuple[str, str]]:
+    """Every identity a record may touch; ids are compared as given (an empty one included), exactly as
+    the record's handler looks them up."""
     if isinstance(record, UserRecord | EventRecord):
-        if record.user_id:
+        if record.user_id is not None:
             yield "u", record.user_id
-        if record.anonymous_id:
+        if record.anonymous_id is not None:
             yield "a", record.anonymous_id
     elif isinstance(record, DeviceRecord | DeleteRecord):
         yield "u", record.user_id
@@ -272,7 +279,9 @@ class _Batch:
     def resolve_user(self, ctx: _Context, r: UserRecord) -> int | None:
         acc, at = ctx.entry.account_id, ctx.entry.received_at
         if r.user_id is None:
-            assert r.anonymous_id is not None
+            if r.anonymous_id is None:
+                self.reject(ctx, _MISSING_ID)
+                return None
             pid = self.lookup(acc, "a", r.anonymous_id)
             if pid is None:
                 if r.update_existing_only:
@@ -375,7 +384,9 @@ class _Batch:
                 return
             self.event_names.add(r.name)
         kind, value = ("u", r.user_id) if r.user_id is not None else ("a", r.anonymous_id)
-        assert value is not None
+        if value is None:
+            self.reject(ctx, dataclasses.replace(_MISSING_ID, detail="event dropped: " + _MISSING_ID.detail))
+            return
         pid = self.lookup(acc, kind, value)
         if pid is None:
             pid = self.create(acc, kind, value, entry.received_at)
@@ -419,7 +430,7 @@ class _Batch:
             if value is None:
                 continue
             for other_id, other in list(profile.devices.items()):
-                if other_id != device_id and other.get(key) == value:
+                if other_id != device_id and attrs.same(other.get(key), value):
                     del profile.devices[other_id]
                     self.devices[(pid, other_id)] = None
         if device_id not in profile.devices and len(profile.devices) >= MAX_DEVICES:
@@ -498,6 +509,8 @@ class _Batch:
             pid = self.redirect[pid]
         return pid
 
+
+_MISSING_ID = attrs.Issue("userId", R_MISSING_ID, "neither a userId nor an anonymousId")
 
 _DROP_DETAIL = {
     "unknown_field": "field is not part of the API and was ignored",

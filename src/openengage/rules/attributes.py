@@ -172,11 +172,34 @@ def _preview(value: Any) -> Any:
     return value
 
 
+def same(a: Any, b: Any) -> bool:
+    """JSON equality, without recursion: values may nest as deeply as the decoder allows, deeper than
+    Python's `==` can compare. Unlike `==`, true and 1 differ (they are different JSON values)."""
+    pending = [(a, b)]
+    while pending:
+        x, y = pending.pop()
+        if isinstance(x, dict):
+            if not isinstance(y, dict) or x.keys() != y.keys():
+                return False
+            pending.extend((x[k], y[k]) for k in x)
+        elif isinstance(x, list):
+            if not isinstance(y, list) or len(x) != len(y):
+                return False
+            pending.extend(zip(x, y, strict=True))
+        elif isinstance(y, dict | list) or isinstance(x, bool) != isinstance(y, bool) or x != y:
+            return False
+    return True
+
+
+def contains(values: list[Any], value: Any) -> bool:
+    return any(same(v, value) for v in values)
+
+
 def add_values(current: Any, values: list[Any]) -> list[Any]:
     """MoEngage `addValueToArrayField`: append the values not already present."""
     out = list(current) if isinstance(current, list) else []
     for value in values:
-        if value not in out:
+        if not contains(out, value):
             out.append(value)
     return out
 
@@ -185,7 +208,7 @@ def remove_values(current: Any, values: list[Any]) -> list[Any]:
     """MoEngage `removeValueFromArrayField`."""
     if not isinstance(current, list):
         return []
-    return [v for v in current if v not in values]
+    return [v for v in current if not contains(values, v)]
 
 
 def unset_matches(name: str, match: str, attr: str, case_sensitive: bool) -> bool:

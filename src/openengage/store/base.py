@@ -4,8 +4,10 @@ SQLite and PostgreSQL implement it and pass the same contract suite (tests/store
 backend hands out or takes in is defined here, as plain data:
 
 - ingest: `append` commits a batch of Submissions (group commit) and answers an Outcome for each;
-- processing: `process` claims log entries in order, loads the State the Planner asks for, lets the
-  Planner (pure) turn entries into Effects, writes them and acknowledges the entries in one transaction;
+- processing: `claim` hands the processor (processor/worker.py) log entries in order behind a small
+  unit of work (`Claim`: load the State, write the Effects, acknowledge, or dead-letter one entry);
+  the loop, the planning and the retry policy live in the processor, never in a backend;
+- dead letters: the entries the processor set aside, listed, counted, re-queued or dropped;
 - reads: profiles, events, stats, schema, rejections, merges, the audit log: typed rows (below), which
   the API and the dashboard shape for their own clients (the store never builds API JSON);
 - administration: accounts, team members, keys, limits. Every change bumps `config_version` and is
@@ -72,7 +74,24 @@ class Committer(Protocol):
 
 
 @dataclasses.dataclass(frozen=True)
+class QueuedEntry:
+    """One ingest-log entry as a Claim hands it out: its records still encoded.
+
+    The processor decodes the payload, so an entry that cannot even be decoded fails alone.
+    """
+
+    id: int
+    account_id: int
+    received_at: int
+    records: int  # how many records the payload holds
+    payload: bytes  # encode_records(...)
+    retry_of: int | None = None  # the dead letter this entry re-queues (`openengage dead-letters retry`)
+
+
+@dataclasses.dataclass(frozen=True)
 class LogEntry:
+    """A decoded entry, as the Planner sees it."""
+
     id: int
     account_id: int
     received_at: int
@@ -182,10 +201,68 @@ class Effects:
     removed: dict[int, StoredProfile] = dataclasses.field(default_factory=dict)
 
 
-class Planner(Protocol):
-    def needs(self, entries: Sequence[LogEntry]) -> Needs: ...
+class Contention(Exception):
+    """Another processor changed the same rows at the same time (PostgreSQL: a serialization failure, a
+    deadlock, an identity both created; SQLite: another process moved the cursor). Nothing of the
+    failed transaction was kept; the work is tried again with a fresh snapshot. Never a dead letter."""
 
-    def plan(self, entries: Sequence[LogEntry], state: State) -> Effects: ...
+
+class Claim(Protocol):
+    """A run of log entries one processor lane holds exclusively, and the transactions that apply them.
+
+    `Store.claim` yields one inside `async with`; nobody else applies these entries until the block
+    ends (PostgreSQL: the partition's advisory lock; SQLite: the cursor, checked in every transaction).
+    The work goes in units, each one transaction, opened by the first call that needs it:
+
+        state = await claim.load(needs)        # what the Planner asked for, as of this transaction
+        await claim.write(effects)             # the batch's Effects
+        await claim.ack(n)                     # acknowledge entries[:n] and commit, atomically
+
+    `rollback()` drops the unit in progress (the entries stay claimed, so the same ones can be tried
+    again in smaller units); `dead_letter()` moves `entries[0]` to the dead letters instead of applying
+    it, acknowledged in the same commit. Leaving the block rolls back whatever was not acknowledged.
+    Errors: `errors.StoreUnavailable` when the database cannot be reached or cannot commit,
+    `Contention` when another processor got in the way; anything else is the unit's own fault
+    (a value the database refuses, say), and the processor isolates it.
+    """
+
+    @property
+    def entries(self) -> Sequence[QueuedEntry]:
+        """The entries claimed and not yet acknowledged, oldest first."""
+        ...
+
+    async def load(self, needs: Needs) -> State: ...
+
+    async def write(self, effects: Effects) -> None: ...
+
+    async def ack(self, count: int) -> None:
+        """Acknowledge `entries[:count]` with everything written since the last commit, and commit.
+        An acknowledged entry that re-queued a dead letter resolves it (deletes it) in the same commit."""
+        ...
+
+    async def rollback(self) -> None: ...
+
+    async def dead_letter(self, error: str, message: str) -> None:
+        """Roll back the unit in progress, then record `entries[0]` as a dead letter with the error that
+        stopped it (a re-queued one updates its dead letter) and acknowledge it, in one commit."""
+        ...
+
+
+@dataclasses.dataclass(frozen=True)
+class DeadLetter:
+    """A log entry the processor could not apply, kept with everything needed to apply it later."""
+
+    id: int
+    account_id: int
+    log_id: int  # the entry's id in the ingest log when it last failed
+    received_at: int  # when the API accepted it (kept when it is re-queued)
+    records: int
+    payload: bytes  # the entry's encoded records, as they were in the log
+    error: str  # exception type
+    message: str
+    failed_at: int
+    attempts: int  # 1, plus one per re-queue that failed again
+    requeued: bool  # a retry is in the ingest log and not applied yet
 
 
 # ---------------------------------------------------------------- the executor (reads and admin, written once)
@@ -462,8 +539,28 @@ class Store(Protocol):
 
     # ingest log
     async def append(self, batch: Sequence[Submission]) -> list[Outcome]: ...
-    async def process(self, planner: Planner, limit: int) -> int: ...
     async def maintain(self, now_ms: int) -> None: ...
+
+    # processing: processor/worker.py runs `processing_lanes` claims at once
+    processing_lanes: int
+
+    def claim(self, max_records: int) -> AbstractAsyncContextManager[Claim | None]:
+        """The oldest pending entries not held by another lane or node, in acceptance order: at most
+        `max_records` records (but at least one entry); None when there is nothing to claim."""
+        ...
+
+    # dead letters (every one scoped to its account)
+    async def dead_letters(self, account_id: int, limit: int, cursor: str | None) -> Page[DeadLetter]: ...
+    async def count_dead_letters(self, account_id: int) -> int: ...
+    async def retry_dead_letters(self, account_id: int, ids: Sequence[int] | None) -> list[int]:
+        """Queue the dead letters `ids` (None: all) again; returns the ids queued now (one already
+        queued and not yet applied is not queued twice). Raises NotFound, changing nothing, for an id
+        the account does not have."""
+        ...
+
+    async def drop_dead_letters(self, account_id: int, ids: Sequence[int] | None) -> list[int]:
+        """Delete the dead letters `ids` (None: all); returns the ids deleted. NotFound as for retry."""
+        ...
 
     # administration
     async def config_version(self) -> int: ...

@@ -1,42 +1,108 @@
-"""Processing on PostgreSQL: claim a partition, plan, write the Effects and acknowledge, atomically.
+"""Processing on PostgreSQL: claims of a partition's oldest entries, and the writes that apply them.
 
-A processor takes a partition's session advisory lock (`pg_try_advisory_lock`, so nodes never wait on
-each other: a busy partition is skipped), then runs one REPEATABLE READ transaction: read the
-partition's oldest entries in id order, load the State, plan, write, delete the entries, commit. The
-lock is taken before the transaction starts, so its snapshot always includes the previous holder's
-commit. A crash rolls the transaction back and the closed session frees the lock: another node
-continues from the same entries, and nothing is applied twice.
+A claim takes a partition's session advisory lock (`pg_try_advisory_lock`, so nodes never wait on
+each other: a busy partition is skipped), then reads the partition's oldest entries in id order in a
+REPEATABLE READ transaction. The lock is taken before the transaction starts, so its snapshot always
+includes the previous holder's commit. Each unit of work is one REPEATABLE READ transaction: load,
+write, delete the entries applied (the acknowledgement), commit. The lock is held until the claim
+ends, so the claim's entries stay its own across units (the processor may apply them in smaller
+units, or dead-letter one). A crash rolls the open transaction back and the closed session frees
+the lock: another node continues from the same entries, and nothing is applied twice.
 
 Records of different partitions may touch the same profile (an identify links an anonymous id of
 another partition; a merge names two users). Every transaction that changes a profile's identities,
 events or devices also writes the profile's row, so under REPEATABLE READ two such transactions
 conflict on that row and the later one fails with a serialization error (or a deadlock, or a unique
-violation on an identity both created); it rolls back and is retried with a fresh snapshot.
+violation on an identity both created): `Contention`, and the processor tries again.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections import defaultdict
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import AsyncIterator, Awaitable, Sequence
+from typing import Any, TypeVar
 
-from openengage.records import decode_records
+import psycopg
+from psycopg_pool import PoolTimeout
+
+from openengage.errors import StoreUnavailable
+from openengage.rules.dates import now_ms
 from openengage.store import common
-from openengage.store.base import Effects, LogEntry, Needs, Planner, State, StoredProfile
+from openengage.store.base import Contention, Effects, Needs, QueuedEntry, State, StoredProfile
 from openengage.store.postgres import derived
-from openengage.store.postgres.connection import LOCK_PARTITION, RETRYABLE, Conn, backoff, transaction
+from openengage.store.postgres.connection import LOCK_PARTITION, RETRYABLE, Conn, one_line
 from openengage.store.sql import load_queries
 
 Q = load_queries("openengage.store.postgres")
 log = logging.getLogger("openengage.store.postgres")
+T = TypeVar("T")
 
-MAX_ATTEMPTS = 20
+# SQLSTATE classes that say the database cannot be used right now, whatever the data: connection
+# exception, insufficient resources (disk full, out of memory, too many connections), operator
+# intervention (shutdown, cancel), system error (I/O). Plus: the server is read-only (a standby).
+_UNAVAILABLE_CLASSES = ("08", "53", "57", "58")
+_READ_ONLY = "25006"
+
+
+def classify(exc: BaseException) -> Exception | None:
+    """Contention or StoreUnavailable for a driver error that is not about the data; else None."""
+    if isinstance(exc, RETRYABLE):
+        return Contention(one_line(exc))
+    if isinstance(exc, PoolTimeout | psycopg.InterfaceError):
+        return StoreUnavailable(f"PostgreSQL is unavailable: {one_line(exc)}")
+    if isinstance(exc, psycopg.Error):
+        state = exc.sqlstate
+        lost = state is None and isinstance(exc, psycopg.OperationalError)  # no answer from the server
+        if lost or (state is not None and (state[:2] in _UNAVAILABLE_CLASSES or state == _READ_ONLY)):
+            return StoreUnavailable(f"PostgreSQL is unavailable: {one_line(exc)}")
+    return None
+
+
+@contextlib.asynccontextmanager
+async def store_errors() -> AsyncIterator[None]:
+    """Raise driver errors that are not about the data as Contention or StoreUnavailable."""
+    try:
+        yield
+    except Exception as exc:
+        mapped = classify(exc)
+        if mapped is None:
+            raise
+        raise mapped from exc
 
 
 def _text(raw: bytes) -> str:
     return raw.decode()
+
+
+def _forget(task: asyncio.Future[Any]) -> None:
+    """Collect the outcome of an abandoned operation, so asyncio does not report it as never retrieved."""
+    if not task.cancelled():
+        task.exception()
+
+
+class Deadline:
+    """Bounds every operation of a claim. A network that stops carrying bytes never fails by itself, and
+    the processor would wait on it for good; past `seconds` the connection is taken for dead: closed
+    (which also frees its partition once the server notices), and StoreUnavailable raised, so the
+    processor backs off and claims again on a new connection. The abandoned operation is left to
+    fail on its own (cancelling a psycopg query waits for a reply a dead network never sends).
+    Safe for exactly-once: an acknowledgement either committed with its effects or not at all."""
+
+    def __init__(self, conn: Conn, seconds: float) -> None:
+        self.conn = conn
+        self.seconds = seconds
+
+    async def __call__(self, operation: Awaitable[T]) -> T:
+        task = asyncio.ensure_future(operation)
+        try:
+            return await asyncio.wait_for(asyncio.shield(task), self.seconds)
+        except TimeoutError:
+            task.add_done_callback(_forget)
+            await self.conn.close()
+            raise StoreUnavailable(f"PostgreSQL did not answer within {self.seconds:g} s") from None
 
 
 async def pending_partitions(conn: Conn, partitions: int) -> list[int]:
@@ -44,24 +110,42 @@ async def pending_partitions(conn: Conn, partitions: int) -> list[int]:
     return [int(row[0]) for row in await cur.fetchall()]
 
 
-async def process_partition(conn: Conn, planner: Planner, part: int, limit: int, now: int) -> int | None:
-    """Apply up to `limit` records of partition `part`; None when another processor holds it."""
-    cur = await conn.execute(Q["partition_try_lock"], (LOCK_PARTITION, part))
-    row = await cur.fetchone()
-    if row is None or not row[0]:
-        return None
-    try:
-        for attempt in range(1, MAX_ATTEMPTS + 1):
-            try:
-                return await _apply(conn, planner, part, limit, now)
-            except RETRYABLE as exc:
-                if attempt == MAX_ATTEMPTS:
-                    raise
-                log.debug("partition %d: %s; retrying", part, type(exc).__name__, extra={"action": "retry"})
-                await asyncio.sleep(backoff(attempt))
-        raise AssertionError("unreachable")  # pragma: no cover
-    finally:
-        await _unlock(conn, part)
+async def claim(conn: Conn, partitions: int, max_records: int, deadline: Deadline) -> PostgresClaim | None:
+    """Lock the oldest pending partition no one else holds and read its oldest entries (the first
+    transaction stays open); None when every pending partition is taken or nothing is pending."""
+    return await deadline(_claim(conn, partitions, max_records, deadline))
+
+
+async def _claim(conn: Conn, partitions: int, max_records: int, deadline: Deadline) -> PostgresClaim | None:
+    for part in await pending_partitions(conn, partitions):
+        cur = await conn.execute(Q["partition_try_lock"], (LOCK_PARTITION, part))
+        row = await cur.fetchone()
+        if row is None or not row[0]:
+            continue
+        try:
+            entries = await _read(conn, part, max_records)
+        except BaseException:
+            await _rollback_and_unlock(conn, part)
+            raise
+        if entries:
+            return PostgresClaim(conn, part, entries, deadline)
+        await _unlock(conn, part)  # another node emptied it between the listing and the lock
+    return None
+
+
+async def _read(conn: Conn, part: int, max_records: int) -> list[QueuedEntry]:
+    await conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ")
+    # Sizes first, payloads only for the entries taken (one snapshot: both reads agree).
+    cur = await conn.execute(Q["claim_sizes"], (part, max_records))
+    sizes = common.take_records(await cur.fetchall(), max_records, 1)
+    if not sizes:
+        await conn.execute("ROLLBACK")
+        return []
+    cur = await conn.execute(Q["claim_entries"], (part, sizes[-1][0]))
+    return [
+        QueuedEntry(int(r[0]), int(r[1]), int(r[2]), int(r[3]), bytes(r[4]), None if r[5] is None else int(r[5]))
+        for r in await cur.fetchall()
+    ]
 
 
 async def _unlock(conn: Conn, part: int) -> None:
@@ -76,21 +160,94 @@ async def _unlock(conn: Conn, part: int) -> None:
         raise
 
 
-async def _apply(conn: Conn, planner: Planner, part: int, limit: int, now: int) -> int:
-    async with transaction(conn, "REPEATABLE READ"):
-        # Sizes first, payloads only for the entries taken (one snapshot: both reads agree).
-        cur = await conn.execute(Q["claim_sizes"], (part, limit))
-        sizes = common.take_records(await cur.fetchall(), limit, 1)
-        if not sizes:
-            return 0
-        cur = await conn.execute(Q["claim_entries"], (part, sizes[-1][0]))
-        rows = await cur.fetchall()
-        entries = [LogEntry(int(r[0]), int(r[1]), int(r[2]), decode_records(bytes(r[4]))) for r in rows]
-        state = await _load(conn, planner.needs(entries))
-        effects = planner.plan(entries, state)
-        await _write(conn, effects, part, now)
-        await conn.execute(Q["ack_entries"], ([e.id for e in entries],))
-    return sum(int(r[3]) for r in rows)
+async def _rollback_and_unlock(conn: Conn, part: int) -> None:
+    try:
+        if not conn.closed and conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
+            await conn.execute("ROLLBACK")
+    except BaseException:
+        await conn.close()  # frees the lock and the transaction with the session
+        raise
+    await _unlock(conn, part)
+
+
+class PostgresClaim:
+    """A Claim on PostgreSQL (see store/base.py): one pooled connection holding one partition; every
+    operation within the `deadline`."""
+
+    def __init__(self, conn: Conn, part: int, entries: list[QueuedEntry], deadline: Deadline) -> None:
+        self._conn = conn
+        self._part = part
+        self._entries = entries
+        self._deadline = deadline
+        self._open = True  # claim() left the first transaction open
+
+    @property
+    def entries(self) -> Sequence[QueuedEntry]:
+        return self._entries
+
+    async def _begin(self) -> None:
+        if not self._open:
+            await self._conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ")
+            self._open = True
+
+    async def _commit(self, count: int) -> None:
+        self._open = False  # committed or not, the transaction is over
+        await self._conn.execute("COMMIT")
+        self._entries = self._entries[count:]
+
+    async def load(self, needs: Needs) -> State:
+        async with store_errors():
+            await self._deadline(self._begin())
+            return await self._deadline(_load(self._conn, needs))
+
+    async def write(self, effects: Effects) -> None:
+        async with store_errors():
+            await self._deadline(self._begin())
+            await self._deadline(_write(self._conn, effects, self._part, now_ms()))
+
+    async def ack(self, count: int) -> None:
+        async with store_errors():
+            await self._deadline(self._ack(count))
+
+    async def _ack(self, count: int) -> None:
+        done = self._entries[:count]
+        await self._begin()
+        await self._conn.execute(Q["ack_entries"], ([e.id for e in done],))
+        retried = [(e.retry_of, e.account_id) for e in done if e.retry_of is not None]
+        await _executemany(self._conn, Q["dead_letter_resolve"], retried)
+        await self._commit(count)
+
+    async def rollback(self) -> None:
+        if self._open:
+            self._open = False
+            async with store_errors():
+                await self._deadline(self._conn.execute("ROLLBACK"))
+
+    async def dead_letter(self, error: str, message: str) -> None:
+        await self.rollback()
+        async with store_errors():
+            await self._deadline(self._dead_letter(error, message))
+
+    async def _dead_letter(self, error: str, message: str) -> None:
+        entry = self._entries[0]
+        await self._begin()
+        updated = 0
+        if entry.retry_of is not None:  # failed again: its dead letter gets the new error
+            params = (entry.id, error, message, now_ms(), entry.retry_of, entry.account_id)
+            updated = (await self._conn.execute(Q["dead_letter_again"], params)).rowcount
+        if updated == 0:
+            await self._conn.execute(
+                Q["dead_letter_insert"],
+                (entry.account_id, entry.id, entry.received_at, entry.records, entry.payload, error, message,
+                 now_ms()),
+            )  # fmt: skip
+        await self._conn.execute(Q["ack_entries"], ([entry.id],))
+        await self._commit(1)
+
+    async def release(self) -> None:
+        """End the claim: roll back what was not acknowledged and free the partition."""
+        self._open = False
+        await self._deadline(_rollback_and_unlock(self._conn, self._part))
 
 
 async def _load(conn: Conn, needs: Needs) -> State:

@@ -54,7 +54,7 @@ SELECT pg_advisory_unlock(%s, %s);
 SELECT id, n FROM entries WHERE partition = %s ORDER BY id LIMIT %s;
 
 -- name: claim_entries
-SELECT id, account_id, received_at, n, payload FROM entries WHERE partition = %s AND id <= %s ORDER BY id;
+SELECT id, account_id, received_at, n, payload, retry_of FROM entries WHERE partition = %s AND id <= %s ORDER BY id;
 
 -- name: ack_entries
 DELETE FROM entries WHERE id = ANY(%s);
@@ -359,6 +359,49 @@ UPDATE api_keys SET last_used_at = %s WHERE key_hash = %s AND (last_used_at IS N
 
 -- name: minutes_since
 SELECT minute, accepted, processed FROM minute_counts WHERE account_id = %s AND minute >= %s ORDER BY minute;
+
+-- ============================================================ dead letters
+
+-- name: dead_letter_insert
+INSERT INTO dead_letters (account_id, log_id, received_at, records, payload, error, message, failed_at, attempts)
+VALUES (%s, %s, %s, %s, %s, %s, %s, %s, 1);
+
+-- name: dead_letter_again
+-- A re-queued entry failed again: its dead letter takes the new error.
+UPDATE dead_letters SET log_id = %s, error = %s, message = %s, failed_at = %s, attempts = attempts + 1
+WHERE id = %s AND account_id = %s;
+
+-- name: dead_letter_resolve
+DELETE FROM dead_letters WHERE id = %s AND account_id = %s;
+
+-- name: dead_letters_page
+-- `requeued` when a copy waits in the ingest log.
+SELECT d.id, d.account_id, d.log_id, d.received_at, d.records, d.payload, d.error, d.message, d.failed_at,
+       d.attempts, EXISTS (SELECT 1 FROM entries e WHERE e.retry_of = d.id)
+FROM dead_letters d WHERE d.account_id = %s AND d.id < %s ORDER BY d.id DESC LIMIT %s;
+
+-- name: dead_letters_count
+SELECT count(*) FROM dead_letters WHERE account_id = %s;
+
+-- name: dead_letters_pick
+-- The dead letters of an account with the given ids, or all of them when the array is null; locked,
+-- so a concurrent retry or drop of the same ones waits for this transaction.
+SELECT id, received_at, records, payload FROM dead_letters
+WHERE account_id = %(account)s AND (%(ids)s::bigint[] IS NULL OR id = ANY(%(ids)s::bigint[]))
+ORDER BY id FOR UPDATE;
+
+-- name: dead_letters_queued
+-- Of the given dead letters, those with a copy waiting in the ingest log.
+SELECT DISTINCT retry_of FROM entries WHERE retry_of = ANY(%s::bigint[]);
+
+-- name: dead_letter_requeue
+INSERT INTO entries (account_id, partition, received_at, n, payload, retry_of) VALUES (%s, %s, %s, %s, %s, %s);
+
+-- name: dead_letters_of
+SELECT id FROM dead_letters WHERE account_id = %s ORDER BY id;
+
+-- name: dead_letter_drop
+DELETE FROM dead_letters WHERE account_id = %s AND id = %s;
 
 -- ============================================================ operations (/metrics)
 

@@ -8,7 +8,9 @@ processes can share it: see ingest.py (admission and append) and processing.py (
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Sequence
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import Any, TypeVar
 
 import psycopg
@@ -19,9 +21,10 @@ from openengage.errors import CommitUnknown, StoreUnavailable
 from openengage.rules.dates import now_ms
 from openengage.store import migrations
 from openengage.store.access import Access
-from openengage.store.base import Outcome, Planner, StoreStatus, Submission
+from openengage.store.base import Claim, Outcome, StoreStatus, Submission
 from openengage.store.browse import Browse
-from openengage.store.postgres import ingest, processing
+from openengage.store.dead_letters import DeadLetters
+from openengage.store.postgres import dead_letters, ingest, processing
 from openengage.store.postgres.connection import (
     CONNECT_TIMEOUT,
     LOCK_MIGRATE,
@@ -43,7 +46,7 @@ from openengage.store.sql import load_queries
 Q = load_queries("openengage.store.postgres")
 T = TypeVar("T")
 _PACKAGE = "openengage.store.postgres"
-PROCESS_LANES = 2
+log = logging.getLogger("openengage.store.postgres")
 
 
 def _forget(task: asyncio.Future[Any]) -> None:
@@ -52,8 +55,13 @@ def _forget(task: asyncio.Future[Any]) -> None:
         task.exception()
 
 
-class PostgresStore(Access, Reads, Browse):
-    """Administration and reads come from store/admin.py and store/reads.py, over `self.ex`."""
+class PostgresStore(Access, Reads, DeadLetters, Browse):
+    """Administration, reads, dashboard access and most of the dead letters come from store/admin.py,
+    store/reads.py, store/access.py and store/dead_letters.py, over `self.ex`."""
+
+    # The processor runs two claims at once, on separate connections: while one lane waits on
+    # PostgreSQL the other plans, so a node's processor keeps its core busy.
+    processing_lanes = 2
 
     # Group commit keeps two appends in flight: a commit mostly waits on the server's fsync, and two
     # concurrent commits share it (in-process, 16 requests a commit: 1,934 -> 2,785 appends/s; over
@@ -74,6 +82,9 @@ class PostgresStore(Access, Reads, Browse):
         self.pool_max = pool_max
         self.wait = wait  # longest wait for a pooled connection (store_wait)
         self.timeout = timeout  # longest wait for one whole operation (store_timeout)
+        # Longest wait for one operation of a processing claim (a batch's load, write or commit is bigger
+        # than a request's): past it the connection is taken for dead (processing.Deadline).
+        self.claim_timeout = max(30.0, 3 * timeout)
         self._pool: AsyncConnectionPool[Conn] | None = None
         self.ex = PostgresExecutor(Q, self._pool_or_raise)
 
@@ -176,24 +187,35 @@ class PostgresStore(Access, Reads, Browse):
 
         await self._with(ping)
 
-    async def process(self, planner: Planner, limit: int) -> int:
-        """Apply one batch (at most `limit` records, one transaction) of each of up to PROCESS_LANES
-        partitions at once, on separate connections: while one lane waits on PostgreSQL another plans,
-        so a node's processor keeps its core busy. Returns the records applied by all lanes."""
-        candidates = iter(await self._with(lambda c: processing.pending_partitions(c, PARTITIONS)))
-
-        async def lane(conn: Conn) -> int:
-            for part in candidates:  # shared: each lane takes the next partition not yet tried
-                n = await processing.process_partition(conn, planner, part, limit, now_ms())
-                if n:
-                    return n
-            return 0
-
-        results = await asyncio.gather(*(self._with(lane) for _ in range(PROCESS_LANES)), return_exceptions=True)
-        for result in results:  # every lane has finished (committed or rolled back) before we raise
-            if isinstance(result, BaseException):
-                raise result
-        return sum(r for r in results if isinstance(r, int))
-
     async def maintain(self, now_ms: int) -> None:
         await self._with(lambda conn: ingest.maintain(conn, now_ms))
+
+    # ------------------------------------------------------------ processing
+
+    @contextlib.asynccontextmanager
+    async def claim(self, max_records: int) -> AsyncIterator[Claim | None]:
+        async with processing.store_errors(), self._pool_or_raise().connection() as conn:
+            deadline = processing.Deadline(conn, self.claim_timeout)
+            claim = await processing.claim(conn, PARTITIONS, max_records, deadline)
+            if claim is None:
+                yield None
+                return
+            try:
+                yield claim
+            finally:
+                try:
+                    await claim.release()
+                except Exception:  # the session is closed then, which frees the partition too
+                    log.debug("releasing a claim failed", exc_info=True)
+
+    # ------------------------------------------------------------ dead letters
+
+    async def retry_dead_letters(self, account_id: int, ids: Sequence[int] | None) -> list[int]:
+        """Listing, counting and dropping are written once (store/dead_letters.py); a retry appends to
+        the ingest log, in the entry's partition (see dead_letters.requeue)."""
+
+        async def run(conn: Conn) -> list[int]:
+            return await dead_letters.requeue(conn, account_id, ids)
+
+        async with processing.store_errors():
+            return await self._with(run)

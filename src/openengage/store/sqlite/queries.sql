@@ -23,7 +23,7 @@ ON CONFLICT (account_id, bucket) DO UPDATE SET window = excluded.window, used = 
 SELECT id, n FROM entries WHERE id > ? ORDER BY id LIMIT ?;
 
 -- name: claim_entries
-SELECT id, account_id, received_at, n, payload FROM entries WHERE id > ? AND id <= ? ORDER BY id;
+SELECT id, account_id, received_at, n, payload, retry_of FROM entries WHERE id > ? AND id <= ? ORDER BY id;
 
 -- name: prune_entries
 DELETE FROM entries WHERE id <= ?;
@@ -324,6 +324,50 @@ UPDATE api_keys SET last_used_at = ? WHERE key_hash = ? AND (last_used_at IS NUL
 
 -- name: minutes_since
 SELECT minute, accepted, processed FROM minute_counts WHERE account_id = ? AND minute >= ? ORDER BY minute;
+
+-- ============================================================ dead letters
+
+-- name: dead_letter_insert
+INSERT INTO dead_letters (account_id, log_id, received_at, records, payload, error, message, failed_at, attempts)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, 1);
+
+-- name: dead_letter_again
+-- A re-queued entry failed again: its dead letter takes the new error.
+UPDATE dead_letters SET log_id = ?, error = ?, message = ?, failed_at = ?, attempts = attempts + 1
+WHERE id = ? AND account_id = ?;
+
+-- name: dead_letter_resolve
+DELETE FROM dead_letters WHERE id = ? AND account_id = ?;
+
+-- name: dead_letters_page
+-- On the read connection (the log attached): `requeued` when a copy waits in the ingest log (past the
+-- cursor: entries up to it are done and only wait to be pruned).
+SELECT d.id, d.account_id, d.log_id, d.received_at, d.records, d.payload, d.error, d.message, d.failed_at,
+       d.attempts,
+       EXISTS (SELECT 1 FROM log.entries e WHERE e.retry_of = d.id AND e.id > (SELECT log_id FROM processor_cursor))
+FROM dead_letters d WHERE d.account_id = ? AND d.id < ? ORDER BY d.id DESC LIMIT ?;
+
+-- name: dead_letters_count
+SELECT count(*) FROM dead_letters WHERE account_id = ?;
+
+-- name: dead_letters_pick
+-- The dead letters of an account with the given ids (a JSON array), or all of them when it is null.
+SELECT id, received_at, records, payload FROM dead_letters
+WHERE account_id = ?1 AND (?2 IS NULL OR id IN (SELECT value FROM json_each(?2))) ORDER BY id;
+
+-- name: dead_letters_queued
+-- Of the given dead letters (a JSON array), those with a copy waiting in the ingest log past the
+-- cursor (log file).
+SELECT DISTINCT retry_of FROM entries WHERE retry_of IN (SELECT value FROM json_each(?)) AND id > ?;
+
+-- name: dead_letter_requeue
+INSERT INTO entries (account_id, received_at, n, payload, retry_of) VALUES (?, ?, ?, ?, ?);
+
+-- name: dead_letters_of
+SELECT id FROM dead_letters WHERE account_id = ? ORDER BY id;
+
+-- name: dead_letter_drop
+DELETE FROM dead_letters WHERE account_id = ? AND id = ?;
 
 -- ============================================================ operations (/metrics)
 

@@ -4,44 +4,35 @@
 - `PATH` with `.ingest` before its suffix holds the ingest log, request ids and rate windows.
 Two files so that API appends and processor transactions never queue on one write lock. The
 processor acknowledges an entry by advancing `processor_cursor` in the store file, in the same
-transaction as the entry's effects: exactly-once without a transaction spanning both files.
+transaction as the entry's effects: exactly-once without a transaction spanning both files (claims:
+processing.py, on a thread and connection of their own; dead letters: dead_letters.py).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import logging
 import os
 import sqlite3
 import threading
 import time
-from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
 
 from openengage import metrics
 from openengage.errors import CommitUnknown, StoreUnavailable
-from openengage.records import decode_records
 from openengage.store import common, migrations
 from openengage.store.access import Access
-from openengage.store.base import (
-    Effects,
-    LogEntry,
-    Needs,
-    Outcome,
-    Planner,
-    State,
-    StoredProfile,
-    StoreStatus,
-    Submission,
-)
+from openengage.store.base import Claim, Outcome, StoreStatus, Submission
 from openengage.store.browse import Browse
+from openengage.store.dead_letters import DeadLetters
 from openengage.store.reads import Reads
 from openengage.store.sql import load_queries
-from openengage.store.sqlite import derived
+from openengage.store.sqlite import dead_letters, processing
 from openengage.store.sqlite.executor import SqliteExecutor
 
 Q = load_queries("openengage.store.sqlite")
@@ -79,8 +70,11 @@ def _commit_error(exc: sqlite3.Error) -> StoreUnavailable:
     return StoreUnavailable(f"SQLite cannot commit: {exc}")
 
 
-class SqliteStore(Access, Reads, Browse):
-    """Administration and reads come from store/admin.py and store/reads.py, over `self.ex`."""
+class SqliteStore(Access, Reads, DeadLetters, Browse):
+    """Administration, reads, dashboard access and most of the dead letters come from store/admin.py,
+    store/reads.py, store/access.py and store/dead_letters.py, over `self.ex`."""
+
+    processing_lanes = 1  # one writer on the store file: a second lane would only wait for the lock
 
     @staticmethod
     def in_list(values: list[Any]) -> Any:
@@ -99,7 +93,8 @@ class SqliteStore(Access, Reads, Browse):
         self._append_failing = False
         self._local = threading.local()
         self._log_writer = ThreadPoolExecutor(1, thread_name_prefix="oe-log")
-        self._main_writer = ThreadPoolExecutor(1, thread_name_prefix="oe-main")
+        self._processor = ThreadPoolExecutor(1, thread_name_prefix="oe-proc")
+        self._claiming = asyncio.Lock()
         self._readers = ThreadPoolExecutor(4, thread_name_prefix="oe-read")
         self._conns: list[sqlite3.Connection] = []
         self._conns_lock = threading.Lock()
@@ -121,7 +116,8 @@ class SqliteStore(Access, Reads, Browse):
         return conn
 
     def _conn(self, name: str) -> sqlite3.Connection:
-        """Thread-local connections: 'log' and 'main' (writers), 'log_read', 'read' (main + log)."""
+        """Thread-local connections: 'log' and 'main' (writers: the log writer's, the processor's),
+        'log_read', 'read' (main + log)."""
         conn: sqlite3.Connection | None = getattr(self._local, name, None)
         if conn is None:
             if name == "log":
@@ -201,7 +197,7 @@ class SqliteStore(Access, Reads, Browse):
     async def close(self) -> None:
         self._closing.set()
         self._executor.close()
-        for pool in (self._log_writer, self._main_writer, self._readers):
+        for pool in (self._log_writer, self._processor, self._readers):
             pool.shutdown(wait=True)
         if self._checkpointer is not None:
             self._checkpointer.join()
@@ -331,110 +327,44 @@ class SqliteStore(Access, Reads, Browse):
 
     # ------------------------------------------------------------ processing
 
-    async def process(self, planner: Planner, limit: int) -> int:
-        return await self._run(self._main_writer, self._process, planner, limit)
+    @contextlib.asynccontextmanager
+    async def claim(self, max_records: int) -> AsyncIterator[Claim | None]:
+        async with self._claiming:  # one claim at a time: they share the processing connection
+            cursor, entries = await self._processing(processing.start, self._processing_conns, max_records)
+            if not entries:
+                yield None
+                return
+            claim = processing.SqliteClaim(self._processing, self._processing_conns, cursor, entries)
+            try:
+                yield claim
+            finally:
+                await claim.release()
 
-    def _process(self, planner: Planner, limit: int) -> int:
-        conn = self._conn("main")
-        log = self._conn("log_read")
-        conn.execute("BEGIN IMMEDIATE")
+    def _processing_conns(self) -> tuple[sqlite3.Connection, sqlite3.Connection]:
+        """The processing thread's connections: the store file (its own, never the admin writer's, so a
+        claim's open transaction and an admin change never share one) and the log, read-only."""
+        return self._conn("main"), self._conn("log_read")
+
+    async def _processing(self, fn: Callable[..., T], *args: Any) -> T:
+        """Run `fn` on the processing thread. Errors that mean the store cannot be used become
+        StoreUnavailable; the rest, about the data being written, pass through for the processor to
+        isolate (not `_run`: it takes every OperationalError for an outage)."""
         try:
-            cursor = int(conn.execute(Q["cursor_get"]).fetchone()[0])
-            # Sizes first, payloads only for the entries taken: a backlog of big entries is never read whole.
-            sizes = common.take_records(log.execute(Q["claim_sizes"], (cursor, limit)).fetchall(), limit, 1)
-            if not sizes:
-                conn.execute("ROLLBACK")
-                return 0
-            rows = log.execute(Q["claim_entries"], (cursor, sizes[-1][0])).fetchall()
-            entries = [LogEntry(r[0], r[1], r[2], decode_records(r[4])) for r in rows]
-            state = self._load(conn, planner.needs(entries))
-            effects = planner.plan(entries, state)
-            self._write(conn, effects)
-            conn.execute(Q["cursor_put"], (rows[-1][0],))
-            conn.execute("COMMIT")
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        return sum(int(r[3]) for r in rows)
+            return await asyncio.get_running_loop().run_in_executor(self._processor, fn, *args)
+        except Exception as exc:
+            mapped = processing.unavailable(exc)
+            if mapped is None:
+                raise
+            metrics.STORE_ERRORS.inc()
+            raise mapped from exc
 
-    def _load(self, conn: sqlite3.Connection, needs: Needs) -> State:
-        grouped: dict[tuple[int, str], list[str]] = defaultdict(list)
-        for acc, kind, value in needs.identities:
-            grouped[(acc, kind)].append(value)
-        identities: dict[tuple[int, str, str], int] = {}
-        for (acc, kind), values in grouped.items():
-            for value, pid in conn.execute(Q["identities_in"], (acc, kind, common.json_encode(values))):
-                identities[(acc, kind, value)] = pid
-        pids = common.json_encode(sorted(set(identities.values())))
-        profiles = {
-            row[0]: StoredProfile(row[0], row[1], common.profile_data(row))
-            for row in conn.execute(Q["profiles_in"], (pids,))
-        }
-        for pid, device_id, attributes in conn.execute(Q["devices_in"], (pids,)):
-            profiles[pid].devices[device_id] = common.json_decode(attributes)
-        schemas: dict[tuple[int, str], dict[str, str]] = {}
-        scopes: dict[int, list[str]] = defaultdict(list)
-        for acc, scope in needs.scopes:
-            scopes[acc].append(scope)
-        for acc, names in scopes.items():
-            for scope, name, vtype in conn.execute(Q["schema_in"], (acc, common.json_encode(names))):
-                schemas.setdefault((acc, scope), {})[name] = vtype
-        return State(identities, profiles, schemas)
+    # ------------------------------------------------------------ dead letters
 
-    def _write(self, conn: sqlite3.Connection, fx: Effects) -> None:
-        now = _now()
-        enc = common.json_encode
-        real: dict[int, int] = {}
-        gone = set(fx.deletes)
-        for temp, acc in sorted(fx.new_profiles.items(), reverse=True):
-            stored = fx.profiles.get(temp)
-            row: tuple[Any, ...]
-            if stored is None or temp in gone:
-                row = (acc, None, b"{}", b"{}", None, None, now, now)
-            else:
-                d = stored.data
-                row = (acc, d.user_id, enc(d.system), enc(d.attributes), d.first_seen, d.last_seen, now, now)
-            real[temp] = conn.execute(Q["profile_insert"], row).lastrowid or 0
+    async def retry_dead_letters(self, account_id: int, ids: Sequence[int] | None) -> list[int]:
+        """Listing, counting and dropping are written once (store/dead_letters.py); a retry is not: it
+        appends to the ingest log, another file (see dead_letters.requeue)."""
 
-        def pid(p: int) -> int:
-            return real.get(p, p)
+        def run() -> list[int]:
+            return dead_letters.requeue(self._conn("log"), self._conn("read"), account_id, ids)
 
-        conn.executemany(
-            Q["profile_update"],
-            [
-                (
-                    p.data.user_id,
-                    enc(p.data.system),
-                    enc(p.data.attributes),
-                    p.data.first_seen,
-                    p.data.last_seen,
-                    now,
-                    i,
-                )
-                for i, p in fx.profiles.items()
-                if i >= 0
-            ],
-        )
-        conn.executemany(Q["profile_seen"], [(f, last, i) for i, (f, last) in fx.seen_only.items()])
-        conn.executemany(Q["identity_forget"], list(fx.forget))
-        conn.executemany(Q["identity_put"], [(a, k, v, pid(p)) for (a, k, v), p in fx.identities.items()])
-        conn.executemany(Q["event_insert"], [common.event_params(e, pid, enc) for e in fx.events])
-        for src, dst in fx.moves:
-            for query in ("move_identities", "move_events", "move_devices"):
-                conn.execute(Q[query], (pid(dst), pid(src)))
-        for p in fx.deletes:
-            for query in ("delete_identities", "delete_devices", "delete_profile"):
-                conn.execute(Q[query], (pid(p),))
-        for (p, device_id), attributes in fx.devices.items():
-            if attributes is None:
-                conn.execute(Q["device_delete"], (pid(p), device_id))
-            else:
-                conn.execute(Q["device_put"], (pid(p), device_id, enc(attributes), now))
-        conn.executemany(Q["merge_insert"], [common.merge_params(m, pid) for m in fx.merges])
-        conn.executemany(Q["rejection_insert"], [common.rejection_params(r, enc) for r in fx.rejections])
-        conn.executemany(Q["schema_insert"], fx.schema)
-        conn.executemany(
-            Q["stats_add"],
-            [(a, s["users"], s["anonymous_users"], s["events"]) for a, s in fx.stats.items()],
-        )
-        derived.write(conn, fx, pid)  # the dashboard's search terms and counts
+        return await self._run(self._log_writer, run)
