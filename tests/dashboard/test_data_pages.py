@@ -309,3 +309,18 @@ def test_a_long_value_is_shortened_and_direction_isolated(board: Harness, owner:
     soup = page(owner, board, "users/u")
     cell = next(b for b in soup.find_all("bdi") if "www" in b.get_text())
     assert cell.get_text().endswith("…") and len(cell.get_text()) < 400
+
+
+def test_events_link_to_their_trace_once_the_trace_pages_exist(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The trace pages (their own track) route `events/{id}/trace` to the request's trace: events link
+    there when that page is registered, and show no dead link before."""
+    from openengage.dashboard import links
+    from openengage.dashboard.pages import PAGES, Page
+    from openengage.store.base import Event
+
+    event = Event(42 << 16, "u", None, "E", 0, None, {}, None, 0)
+    pages = [p for p in PAGES if p.path != links.EVENT_TRACE]
+    monkeypatch.setattr(links, "PAGES", pages)
+    assert links.trace_path(event) is None
+    monkeypatch.setattr(links, "PAGES", [*pages, Page(links.EVENT_TRACE, "view_profiles", lambda ctx: None)])  # type: ignore[arg-type, return-value]
+    assert links.trace_path(event) == f"events/{42 << 16}/trace"

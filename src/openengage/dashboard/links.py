@@ -16,6 +16,7 @@ import msgspec
 from starlette.convertors import Convertor, register_url_convertor
 from starlette.requests import Request
 
+from openengage.dashboard.pages import PAGES
 from openengage.store.base import Event
 
 _encode = msgspec.json.Encoder().encode
@@ -53,13 +54,15 @@ def profile_path(user_id: str | None, anonymous_id: str | None) -> str | None:
     return None
 
 
-def trace_path(event: Event) -> str | None:
-    """The trace page of the request that brought `event`, relative to the account.
+EVENT_TRACE = "events/{event_id:int}/trace"  # the trace pages' route from an event to its request's trace
 
-    Hook for the trace pages (`requests/{requestId}`): events do not carry their request id yet, so
-    there is no link; once the store records it, return `f"requests/{quote(request_id, safe='')}"`.
-    """
-    return None
+
+def trace_path(event: Event) -> str | None:
+    """The trace of the request that brought `event`, relative to the account: the trace pages' route
+    `events/{id}/trace` (it redirects to `requests/{requestId}`), when the dashboard has it."""
+    if not any(p.path == EVENT_TRACE for p in PAGES):
+        return None
+    return f"events/{event.id}/trace"
 
 
 def raw_id(request: Request, prefix: str) -> str:
