@@ -324,3 +324,26 @@ def test_events_link_to_their_trace_once_the_trace_pages_exist(monkeypatch: pyte
     assert links.trace_path(event) is None
     monkeypatch.setattr(links, "PAGES", [*pages, Page(links.EVENT_TRACE, "view_profiles", lambda ctx: None)])  # type: ignore[arg-type, return-value]
     assert links.trace_path(event) == f"events/{42 << 16}/trace"
+
+
+def test_big_catalogues_and_many_rejection_groups_are_cut(
+    board: Harness, owner: Visitor, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Nothing limits how many event names or bad fields clients send: the pages show the first ones
+    and say how many more there are."""
+    from openengage.dashboard.views import catalogue, quality
+
+    monkeypatch.setattr(catalogue, "EVENTS_SHOWN", 2)
+    monkeypatch.setattr(quality, "GROUPS_SHOWN", 2)
+    for name in ("A", "B", "C"):
+        send(board, "/events", {"userId": "u", "eventName": name})
+    send(board, "/users", {"userId": "u", "attributes": {"we_a": 1, "we_b": 2, "we_c": 3}})
+    send(board, "/users", {"userId": "u", "attributes": {"we_a": 1}})
+    board.drain()
+    soup = page(owner, board, "data")
+    assert [r[0] for r in rows(soup, "tr.event-row")] == ["A", "B"]
+    assert "And 1 more event names" in soup.get_text()
+    soup = page(owner, board, "data-quality")
+    assert rows(soup, "table.groups tbody tr")[0][1] == "attributes.we_a"  # the most frequent first
+    assert len(rows(soup, "table.groups tbody tr")) == 2
+    assert "And 1 more groups with 1 rejections" in soup.get_text(" ", strip=True)

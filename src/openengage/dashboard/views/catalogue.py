@@ -14,6 +14,8 @@ from openengage.dashboard.pages import Context, page
 from openengage.rules.attributes import MAX_PER_TYPE, TYPES
 from openengage.store.base import CatalogEntry
 
+EVENTS_SHOWN = 1000  # event names on the page, by name (nothing limits how many names clients send)
+
 
 @dataclasses.dataclass(frozen=True)
 class Usage:
@@ -64,7 +66,8 @@ async def data(ctx: Context) -> Response:
         title="Data",
         users=users,
         user_usage=usage(users),
-        events=events,
+        events=events[:EVENTS_SHOWN],
+        events_hidden=max(0, len(events) - EVENTS_SHOWN),
         types=TYPES,
         limit=MAX_PER_TYPE,
     )

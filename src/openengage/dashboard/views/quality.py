@@ -15,6 +15,7 @@ from openengage.dashboard.pages import Context, page
 from openengage.store.base import InvalidCursor, RejectionGroup
 
 EXAMPLES_PAGE = 50
+GROUPS_SHOWN = 100  # groups of one reason on the page, the most frequent (a client can make thousands)
 
 # What each reason code means (the codes are the rejections API's `reason`).
 REASONS = {
@@ -43,6 +44,8 @@ class Reason:
     meaning: str
     count: int
     groups: list[tuple[RejectionGroup, str, str]]  # group, its example as text, its examples URL
+    hidden: int = 0  # groups not shown (fewer rejections each than those shown)
+    hidden_count: int = 0  # their rejections
 
 
 @page("data-quality", VIEW_DASHBOARD, nav="Data quality")
@@ -57,7 +60,16 @@ async def data_quality(ctx: Context) -> Response:
             r = reasons[g.reason] = Reason(g.reason, REASONS.get(g.reason, ""), 0, [])
         url = ctx.url("data-quality", reason=g.reason, event=g.event_name, field=g.field)
         r.groups.append((g, links.display(g.example_value), url))
-    shown = [dataclasses.replace(r, count=sum(g.count for g, _, _ in r.groups)) for r in reasons.values()]
+    shown = [
+        dataclasses.replace(
+            r,
+            count=sum(g.count for g, _, _ in r.groups),
+            groups=r.groups[:GROUPS_SHOWN],  # most frequent first (store order)
+            hidden=max(0, len(r.groups) - GROUPS_SHOWN),
+            hidden_count=sum(g.count for g, _, _ in r.groups[GROUPS_SHOWN:]),
+        )
+        for r in reasons.values()
+    ]
     shown.sort(key=lambda r: (-r.count, r.code))
     return ctx.render("data_quality.html", title="Data quality", reasons=shown, total=sum(r.count for r in shown))
 
