@@ -217,6 +217,12 @@ def main() -> None:
 @click.option(
     "--log-format", default=None, type=click.Choice(["text", "json"]), help="Log lines as text (default) or JSON."
 )
+@click.option(
+    "--gdpr-pending-days",
+    default=None,
+    type=click.IntRange(0, 3650),
+    help="Days a GDPR erasure stays pending (cancellable) before it runs. Default: 7",
+)
 def serve(
     database_url: str | None,
     host: str | None,
@@ -225,6 +231,7 @@ def serve(
     processor: bool | None,
     migrate: bool | None,
     log_format: str | None,
+    gdpr_pending_days: int | None,
 ) -> None:
     """Run the HTTP API and the processor. On an empty store, create and print a first account."""
     from openengage.serve import serve as run_server
@@ -237,6 +244,7 @@ def serve(
         processor=processor,
         migrate=migrate,
         log_format=log_format,
+        gdpr_pending_days=gdpr_pending_days,
     )
     try:
         status = run_server(settings)

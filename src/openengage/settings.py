@@ -49,6 +49,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("store_timeout", 10.0, "PostgreSQL: seconds one store operation may take before 503."),
     Setting("retry_after", 5, "Retry-After seconds on a 503 while the store is unavailable."),
     Setting("min_free_mb", 256, "SQLite: ingest answers 503 when the disk has less free space (MiB) than this."),
+    # GDPR (docs/privacy.md)
+    Setting("gdpr_pending_days", 7, "Days a GDPR erasure request stays pending (cancellable) before it runs."),
 )
 
 _BY_NAME = {s.name: s for s in SETTINGS}
@@ -101,6 +103,7 @@ class Settings:
     store_timeout: float = 10.0
     retry_after: int = 5
     min_free_mb: int = 256
+    gdpr_pending_days: int = 7
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
@@ -130,6 +133,8 @@ class Settings:
                 raise ConfigError(f"Setting '{name}' must be greater than 0.")
         if self.shutdown_timeout < 0 or self.min_free_mb < 0:
             raise ConfigError("Settings 'shutdown_timeout' and 'min_free_mb' cannot be negative.")
+        if not 0 <= self.gdpr_pending_days <= 3650:
+            raise ConfigError("Setting 'gdpr_pending_days' must be a whole number of days from 0 to 3650.")
         if self.sync not in ("full", "normal"):
             raise ConfigError(f"Setting 'sync' has value '{self.sync}'. Use 'full' or 'normal'.")
         if self.workers < 1:

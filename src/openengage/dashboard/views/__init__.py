@@ -13,6 +13,7 @@ MODULES = (
     "integrations",
     "team",
     "audit",
+    "business",
 )
 
 

@@ -23,7 +23,9 @@ from openengage.store import migrations
 from openengage.store.access import Access
 from openengage.store.base import Claim, Outcome, StoreStatus, Submission
 from openengage.store.browse import Browse
+from openengage.store.business import Business
 from openengage.store.dead_letters import DeadLetters
+from openengage.store.gdpr import Privacy
 from openengage.store.postgres import dead_letters, ingest, processing
 from openengage.store.postgres.connection import (
     CONNECT_TIMEOUT,
@@ -55,9 +57,10 @@ def _forget(task: asyncio.Future[Any]) -> None:
         task.exception()
 
 
-class PostgresStore(Access, Reads, DeadLetters, Browse):
-    """Administration, reads, dashboard access and most of the dead letters come from store/admin.py,
-    store/reads.py, store/access.py and store/dead_letters.py, over `self.ex`."""
+class PostgresStore(Access, Reads, DeadLetters, Privacy, Business, Browse):
+    """Administration, reads, dashboard access, most of the dead letters, GDPR requests and business events
+    come from store/admin.py, store/reads.py, store/access.py, store/dead_letters.py, store/gdpr.py and
+    store/business.py, and the dashboard's data reads from store/browse.py, over `self.ex`."""
 
     # The processor runs two claims at once, on separate connections: while one lane waits on
     # PostgreSQL the other plans, so a node's processor keeps its core busy.

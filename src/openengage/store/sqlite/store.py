@@ -29,7 +29,9 @@ from openengage.store import common, migrations
 from openengage.store.access import Access
 from openengage.store.base import Claim, Outcome, StoreStatus, Submission
 from openengage.store.browse import Browse
+from openengage.store.business import Business
 from openengage.store.dead_letters import DeadLetters
+from openengage.store.gdpr import Privacy
 from openengage.store.reads import Reads
 from openengage.store.sql import load_queries
 from openengage.store.sqlite import dead_letters, processing
@@ -70,9 +72,10 @@ def _commit_error(exc: sqlite3.Error) -> StoreUnavailable:
     return StoreUnavailable(f"SQLite cannot commit: {exc}")
 
 
-class SqliteStore(Access, Reads, DeadLetters, Browse):
-    """Administration, reads, dashboard access and most of the dead letters come from store/admin.py,
-    store/reads.py, store/access.py and store/dead_letters.py, over `self.ex`."""
+class SqliteStore(Access, Reads, DeadLetters, Privacy, Business, Browse):
+    """Administration, reads, dashboard access, most of the dead letters, GDPR requests and business events
+    come from store/admin.py, store/reads.py, store/access.py, store/dead_letters.py, store/gdpr.py and
+    store/business.py, and the dashboard's data reads from store/browse.py, over `self.ex`."""
 
     processing_lanes = 1  # one writer on the store file: a second lane would only wait for the lock
 
