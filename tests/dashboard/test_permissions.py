@@ -22,8 +22,10 @@ from tests.support.harness import Harness
 DESIGN = {
     "": rules.VIEW_DASHBOARD,
     "users": rules.VIEW_PROFILES,
-    "users/{user_id:path}": rules.VIEW_PROFILES,
+    "users/{value:anytext}": rules.VIEW_PROFILES,
+    "anonymous-users/{value:anytext}": rules.VIEW_PROFILES,
     "events": rules.VIEW_PROFILES,
+    "events/feed": rules.VIEW_PROFILES,
     "debugger": rules.VIEW_PROFILES,
     "data": rules.VIEW_DASHBOARD,
     "data-quality": rules.VIEW_DASHBOARD,
@@ -33,6 +35,8 @@ DESIGN = {
     "audit": rules.VIEW_DASHBOARD,
 }
 MINE = ["", "integrations/rest-api", "integrations/data-api", "team", "audit"]
+DATA_PAGES = ["users", "users/{value:anytext}", "anonymous-users/{value:anytext}", "events", "events/feed", "data",
+              "data-quality"]  # fmt: skip
 GET_PAGES = sorted({p.path for p in PAGES if "GET" in p.methods and "{" not in p.path})
 ACTIONS = sorted({(p.path, p.permission) for p in PAGES if p.methods == ("POST",)})
 
@@ -40,6 +44,7 @@ ACTIONS = sorted({(p.path, p.permission) for p in PAGES if p.methods == ("POST",
 def test_the_registry_holds_designs_pages_with_designs_permissions() -> None:
     registered = {p.path: p.permission for p in PAGES if "GET" in p.methods}
     assert set(MINE) <= set(registered)
+    assert set(DATA_PAGES) <= set(registered)
     for path, permission in registered.items():
         if path in DESIGN:
             assert permission == DESIGN[path], path
@@ -86,7 +91,7 @@ def test_every_action_without_its_permission_is_refused(
 def test_another_accounts_urls_answer_404_on_every_url(board: Harness, signed_in: Callable[[str], Visitor]) -> None:
     other = board.call(board.store.create_account, "other", "boss@other.test")
     admin = signed_in("admin")
-    paths = [*GET_PAGES, "users/someone", "no-such-page", "team/add"]
+    paths = [*GET_PAGES, "users/someone", "anonymous-users/x", "events/feed?after=1", "no-such-page", "team/add"]
     # Codes are matched exactly: the visitor's own code in another case is another (unknown) code. A code
     # with no hex letter has no other case, so add a letter that makes it one.
     other_case = board.lc.upper() if board.lc.upper() != board.lc else board.lc + "A"
@@ -97,6 +102,18 @@ def test_another_accounts_urls_answer_404_on_every_url(board: Harness, signed_in
             assert admin.submit(account_url(lc, path), {"email": "boss@other.test"}).status_code == 404
     # and the other account was not touched
     assert [m.email for m in board.call(board.store.list_members, other.account_id)] == ["boss@other.test"]
+
+
+@pytest.mark.parametrize("preset", PRESETS)
+def test_profile_pages_for_every_preset(board: Harness, signed_in: Callable[[str], Visitor], preset: str) -> None:
+    """A user's and an anonymous user's profile need View Profiles (DESIGN: "individual profiles")."""
+    assert board.post("/users", {"userId": "u/1", "anonymousId": "a1"}).status_code == 201
+    assert board.post("/users", {"anonymousId": "a2"}).status_code == 201
+    board.drain()
+    visitor = signed_in(preset)
+    expected = 200 if rules.VIEW_PROFILES in preset_role(preset)[1] else 403
+    for path in ("users/u%2F1", "anonymous-users/a2", "events/feed?after=0", "users?q=u"):
+        assert visitor.get(account_url(board.lc, path)).status_code == expected, path
 
 
 def test_an_unknown_dashboard_url_is_404_when_signed_in(owner: Visitor) -> None:

@@ -198,6 +198,20 @@ class _Batch:
         self.dirty.add(pid)
         return pid
 
+    def used(self, acc: int, names: Iterable[str], at: int) -> None:
+        """Count accepted user attribute values (the data catalogue's counts and last seen)."""
+        uses = self.fx.user_attribute_uses
+        for name in names:
+            seen = uses.get((acc, name))
+            if seen is None:
+                uses[(acc, name)] = [1, at, at]
+                continue
+            seen[0] += 1
+            if at < seen[1]:
+                seen[1] = at
+            elif at > seen[2]:
+                seen[2] = at
+
     def stat(self, acc: int, key: str, delta: int) -> None:
         counters = self.fx.stats.setdefault(acc, {"users": 0, "anonymous_users": 0, "events": 0})
         counters[key] += delta
@@ -275,6 +289,8 @@ class _Batch:
         for issue in issues:
             self.reject(ctx, issue)
         profile.data.attributes.update(kept)
+        if kept:
+            self.used(acc, kept, at)
         self.array_ops(ctx, profile.data, r)
         for rule in r.unset:
             for name in [
@@ -356,6 +372,7 @@ class _Batch:
                 self.reject(ctx, issue)
                 continue
             data.attributes[name] = attrs.add_values(data.attributes.get(name), values)
+            self.used(ctx.entry.account_id, (name,), ctx.entry.received_at)
         for name, values in r.remove_from_array.items():
             if name in data.attributes:
                 if isinstance(data.attributes[name], list):
@@ -528,6 +545,7 @@ class _Batch:
                 fx.identities[key] = pid
         fx.forget = {key for key in self.state.identities if key not in self.identities}
         fx.deletes = list(self.deleted)
+        fx.removed = {pid: self.profiles[pid] for pid in self.deleted if pid >= 0}
         fx.devices = {key: value for key, value in self.devices.items() if key[0] not in gone or value is None}
         for (acc, scope), schema in self.schemas.items():
             for name, (vtype, first_seen) in schema.added.items():

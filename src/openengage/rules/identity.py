@@ -21,9 +21,11 @@ class ProfileData:
 
     Profiles loaded from the store keep their system and custom attributes as raw JSON until first
     used: most profiles a batch touches only get an event, which changes nothing but first/last seen.
+    `loaded` keeps what was loaded (user id and the raw JSON), whatever the batch changes afterwards: the
+    store diffs the profile's search terms against it (store/derived.py) without reading them back.
     """
 
-    __slots__ = ("_attributes", "_raw", "_system", "first_seen", "last_seen", "user_id")
+    __slots__ = ("_attributes", "_raw", "_system", "first_seen", "last_seen", "loaded", "user_id")
 
     def __init__(
         self,
@@ -37,6 +39,7 @@ class ProfileData:
         self._system = {} if system is None else system
         self._attributes = {} if attributes is None else attributes
         self._raw: tuple[bytes | str, bytes | str] | None = None
+        self.loaded: tuple[str | None, bytes | str, bytes | str] | None = None  # as stored: see above
         self.first_seen = first_seen
         self.last_seen = last_seen
 
@@ -51,6 +54,7 @@ class ProfileData:
     ) -> ProfileData:
         data = cls(user_id, None, None, first_seen, last_seen)
         data._raw = (system, attributes)
+        data.loaded = (user_id, system, attributes)
         return data
 
     def _decode(self) -> None:

@@ -197,6 +197,11 @@ class Effects:
     rejections: list[RejectionRow] = dataclasses.field(default_factory=list)
     schema: list[tuple[int, str, str, str, int]] = dataclasses.field(default_factory=list)
     stats: dict[int, dict[str, int]] = dataclasses.field(default_factory=dict)
+    # Custom user attribute values accepted in the batch, for the data catalogue's counts:
+    # (account, attribute name) -> [values, first received_at, last received_at]
+    user_attribute_uses: dict[tuple[int, str], list[int]] = dataclasses.field(default_factory=dict)
+    # Stored profiles the batch deletes or merges away, as loaded (their search terms go: store/derived.py)
+    removed: dict[int, StoredProfile] = dataclasses.field(default_factory=dict)
 
 
 class Contention(Exception):
@@ -528,6 +533,54 @@ class Session:
     memberships: list[Membership]
 
 
+# ---------------------------------------------------------------- typed rows of the dashboard's data pages
+
+
+@dataclasses.dataclass(frozen=True)
+class UserHit:
+    """A row of the users page: a profile, and what of it matched the search."""
+
+    profile_id: int
+    user_id: str | None
+    anonymous_id: str | None  # one of its anonymous ids (the link to an anonymous profile), else None
+    field: str  # what matched: userId, anonymousId, a system attribute, attributes.<name>; "" in a listing
+    term: str  # the value that matched, as indexed (rules/search.py); "" in a listing
+    system: dict[str, Any]
+    first_seen: int | None
+    last_seen: int | None
+    attributes: dict[str, Any] = dataclasses.field(default_factory=dict)
+
+
+@dataclasses.dataclass(frozen=True)
+class CatalogEntry:
+    """The data catalogue: an event (scope `event`, no type) or an attribute (scope `user` or
+    `event:<name>`, its locked type). `count`: events received, or values received for an attribute."""
+
+    scope: str
+    name: str
+    type: str | None
+    first_seen: int | None
+    last_seen: int | None
+    count: int
+
+
+@dataclasses.dataclass(frozen=True)
+class RejectionGroup:
+    """Every rejection of one reason, field and event name: how many, when, and the latest one."""
+
+    reason: str
+    event_name: str  # "" when the rejection concerned no event
+    field: str  # at most 200 characters (longer fields are grouped by their first 200)
+    count: int
+    first_at: int
+    last_at: int
+    example_value: Any
+    example_detail: str
+    example_user_id: str | None
+    example_anonymous_id: str | None
+    example_dropped: bool
+
+
 @dataclasses.dataclass(frozen=True)
 class StoreStatus:
     reachable: bool
@@ -681,6 +734,32 @@ class Store(Protocol):
     ) -> Page[BusinessEvent]: ...
 
     async def throughput(self, account_id: int, since_ms: int) -> list[Minute]: ...
+
+    # the dashboard's data pages (store/browse.py): user search, profile details, live tail, catalogue,
+    # data quality. Cheap on a big store: indexed lookups and aggregates the processor maintains.
+    async def search_users(self, account_id: int, q: str, limit: int, cursor: str | None) -> Page[UserHit]: ...
+    async def list_users(self, account_id: int, limit: int, cursor: str | None) -> Page[UserHit]: ...
+    async def user_schema(self, account_id: int) -> dict[str, str]: ...
+    async def profile_merges(self, account_id: int, profile_id: int, limit: int) -> list[Merge]: ...
+    async def profile_rejections(
+        self, account_id: int, user_id: str | None, anonymous_ids: Sequence[str], limit: int, cursor: str | None
+    ) -> Page[Rejection]: ...
+    async def profile_id(self, account_id: int, kind: str, value: str) -> int | None: ...
+    async def latest_event_id(self) -> int: ...
+    async def recent_events(
+        self, account_id: int, name: str | None, profile_id: int | None, limit: int
+    ) -> list[Event]: ...
+    async def tail_events(
+        self, account_id: int, after_id: int, name: str | None, profile_id: int | None, limit: int
+    ) -> list[Event]: ...
+
+    tail_lookback: int
+
+    async def catalogue(self, account_id: int) -> list[CatalogEntry]: ...
+    async def rejection_groups(self, account_id: int) -> list[RejectionGroup]: ...
+    async def rejection_examples(
+        self, account_id: int, reason: str, event_name: str, field: str, limit: int, cursor: str | None
+    ) -> Page[Rejection]: ...
 
     # dashboard access (store/access.py): passwords, one-time links, sessions, sign-in throttling, key use.
     # Secrets arrive hashed (sessions and links: SHA-256 of a random token; passwords: Argon2id).

@@ -179,6 +179,6 @@ def profile_data(row: Sequence[Any]) -> ProfileData:
     The JSON columns are decoded lazily (see ProfileData); PostgreSQL drivers may hand over dicts.
     """
     system, attributes = row[3], row[4]
-    if isinstance(system, dict):
-        return ProfileData(row[2], system, attributes, row[5], row[6])
+    if isinstance(system, dict):  # kept as JSON: the planner changes the dicts, `loaded` must not change
+        system, attributes = json_encode(system), json_encode(attributes)
     return ProfileData.stored(row[2], system, attributes, row[5], row[6])

@@ -143,6 +143,7 @@ class Privacy:
                 devices = await tx.run("delete_devices", profile_id)
                 identities = await tx.run("delete_identities", profile_id)
                 profiles = await tx.run("delete_profile", profile_id)
+                await tx.run("erase_profile_search_terms", account_id, profile_id)  # the dashboard's search
                 stats = (-1, 0) if profile[0] is not None else (0, -1)
             else:
                 merges = 0
@@ -151,12 +152,14 @@ class Privacy:
                 # Events of an earlier profile of the same id (a MoEngage delete keeps them, unattributed).
                 events += await tx.run("erase_user_events", account_id, uid)
                 rejections += await tx.run("erase_user_rejections", account_id, uid)
+                await tx.run("erase_rejection_examples", account_id, uid, uid)  # data quality's latest examples
                 merges += await tx.run("erase_user_merges", account_id, uid, uid)
                 await tx.run("restriction_delete", account_id, uid)
                 for pk, row_salt in await tx.all("gdpr_subject_rows", account_id, uid):
                     await tx.run("gdpr_scrub", gdpr.subject_hash(str(row_salt), uid), int(pk))
             for aid in sorted(anonymous):
                 rejections += await tx.run("erase_anonymous_rejections", account_id, aid)
+                await tx.run("erase_rejection_examples", account_id, aid, aid)
             if stats != (0, 0) or events:
                 await tx.run("stats_adjust", account_id, stats[0], stats[1], -events)
             await tx.run("gdpr_done", now, request_pk)

@@ -6,6 +6,10 @@ import importlib
 
 MODULES = (
     "overview",
+    "users",
+    "tail",
+    "catalogue",
+    "quality",
     "integrations",
     "team",
     "audit",

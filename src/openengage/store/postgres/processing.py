@@ -32,6 +32,7 @@ from openengage.errors import StoreUnavailable
 from openengage.rules.dates import now_ms
 from openengage.store import common
 from openengage.store.base import Contention, Effects, Needs, QueuedEntry, State, StoredProfile
+from openengage.store.postgres import derived
 from openengage.store.postgres.connection import LOCK_PARTITION, RETRYABLE, Conn, one_line
 from openengage.store.sql import load_queries
 
@@ -395,3 +396,4 @@ async def _write(conn: Conn, fx: Effects, part: int, now: int) -> None:
         Q["stats_add"],
         [(a, part, s["users"], s["anonymous_users"], s["events"]) for a, s in sorted(fx.stats.items())],
     )
+    await derived.write(conn, fx, pid, part)  # the dashboard's search terms and counts

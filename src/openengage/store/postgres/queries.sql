@@ -428,6 +428,139 @@ WHERE account_id = %s AND kind = 'a' AND profile_id BETWEEN %s AND %s ORDER BY p
 SELECT id, user_id, anonymous_id, name, time_ms, time_text, data, context, received_at FROM events
 WHERE account_id = %s AND id > %s ORDER BY id LIMIT %s;
 
+-- ============================================================ dashboard data pages (store/browse.py)
+-- Maintained by the processor (store/derived.py, postgres/derived.py) in its transactions.
+
+-- name: erase_profile_search_terms
+-- (account, profile): a GDPR erasure (store/gdpr.py). No index by profile: the account's terms are
+-- scanned, which an erasure (rare, in the background) can afford.
+DELETE FROM search_terms WHERE account_id = %s AND profile_id = %s;
+
+-- name: erase_rejection_examples
+-- (account, id, id): a GDPR erasure forgets the latest examples of data quality that name the person
+-- (the counts stay: they hold no one's data).
+UPDATE rejection_counts SET example_value = NULL, example_detail = '', example_user_id = NULL,
+    example_anonymous_id = NULL
+WHERE account_id = %s AND (example_user_id = %s OR example_anonymous_id = %s);
+
+-- name: search_term_delete
+DELETE FROM search_terms WHERE account_id = %s AND term = %s AND profile_id = %s;
+
+-- name: search_term_put
+INSERT INTO search_terms (account_id, term, profile_id, field) VALUES (%s, %s, %s, %s)
+ON CONFLICT (account_id, term, profile_id) DO UPDATE SET field = excluded.field;
+
+-- name: data_count_add
+INSERT INTO data_counts (partition, account_id, scope, name, count, first_seen, last_seen)
+VALUES (%s, %s, %s, %s, %s, %s, %s)
+ON CONFLICT (account_id, scope, name, partition) DO UPDATE SET
+    count = data_counts.count + excluded.count,
+    first_seen = least(data_counts.first_seen, excluded.first_seen),
+    last_seen = greatest(data_counts.last_seen, excluded.last_seen);
+
+-- name: rejection_count_add
+INSERT INTO rejection_counts (partition, account_id, reason, event_name, field, count, first_at, last_at,
+                              example_value, example_detail, example_user_id, example_anonymous_id, example_dropped)
+VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
+ON CONFLICT (account_id, reason, event_name, field, partition) DO UPDATE SET
+    count = rejection_counts.count + excluded.count,
+    first_at = least(rejection_counts.first_at, excluded.first_at),
+    last_at = greatest(rejection_counts.last_at, excluded.last_at),
+    example_value = excluded.example_value,
+    example_detail = excluded.example_detail,
+    example_user_id = excluded.example_user_id,
+    example_anonymous_id = excluded.example_anonymous_id,
+    example_dropped = excluded.example_dropped;
+
+-- name: search_range
+-- (account, from term, from profile, below term, limit): the primary key's order, the exact term first.
+SELECT term, profile_id, field FROM search_terms
+WHERE account_id = %s AND (term, profile_id) > (%s::text COLLATE "C", %s) AND term < %s::text COLLATE "C"
+ORDER BY term, profile_id LIMIT %s;
+
+-- name: hit_profiles
+-- (account, profile ids): what a row of the users page shows of a profile. One primary-key probe per id,
+-- whatever the statistics say (after a bulk load they may be stale, and a bitmap of the account's
+-- profiles_user entries costs far more than a few probes).
+SELECT p.id, p.user_id, p.system, p.first_seen, p.last_seen, p.attributes
+FROM (SELECT %s::bigint AS account) AS a
+CROSS JOIN unnest(%s::bigint[]) AS v(x)
+CROSS JOIN LATERAL (SELECT * FROM profiles WHERE id = v.x AND account_id = a.account) AS p;
+
+-- name: hit_anonymous_ids
+SELECT profile_id, min(value COLLATE "C") FROM identities
+WHERE profile_id = ANY(%s) AND kind = 'a' GROUP BY profile_id;
+
+-- name: users_first
+SELECT id, user_id, system, first_seen, last_seen, attributes FROM profiles
+WHERE account_id = %s AND user_id >= %s ORDER BY user_id LIMIT %s;
+
+-- name: users_after
+SELECT id, user_id, system, first_seen, last_seen, attributes FROM profiles
+WHERE account_id = %s AND user_id > %s ORDER BY user_id LIMIT %s;
+
+-- name: schema_scope
+SELECT name, type FROM attribute_schema WHERE account_id = %s AND scope = %s ORDER BY name COLLATE "C";
+
+-- name: merges_into_profile
+SELECT id, from_profile, into_profile, anonymous_id, merged_user, user_id, kind, log_id, at
+FROM merges WHERE into_profile = %s AND account_id = %s ORDER BY id DESC LIMIT %s;
+
+-- name: rejections_of_profile
+-- (account, user id, before, limit, account, anonymous ids, before, limit, limit)
+(SELECT id, log_id, kind, user_id, anonymous_id, event_name, field, reason, detail, value, dropped, at
+ FROM rejections WHERE account_id = %s AND user_id = %s::text AND id < %s ORDER BY id DESC LIMIT %s)
+UNION ALL
+(SELECT id, log_id, kind, user_id, anonymous_id, event_name, field, reason, detail, value, dropped, at
+ FROM rejections WHERE account_id = %s AND user_id IS NULL AND anonymous_id = ANY(%s::text[]) AND id < %s
+ ORDER BY id DESC LIMIT %s)
+ORDER BY 1 DESC LIMIT %s;
+
+-- name: events_max_id
+SELECT coalesce(max(id), 0) FROM events;
+
+-- name: tail_recent_profile
+-- (profile, account, name, name, limit)
+SELECT id, user_id, anonymous_id, name, time_ms, time_text, data, context, received_at FROM events
+WHERE profile_id = %s AND account_id = %s AND (%s::text IS NULL OR name = %s::text)
+ORDER BY id DESC LIMIT %s;
+
+-- name: tail_after
+-- (after id, window, account, name, name, limit): the account's newest events after `after` among the
+-- newest `window` events of the store (every account's): the subquery is a bounded backward scan of
+-- the primary key, whatever the filters and the statistics; the page's first screen asks after -1.
+SELECT id, user_id, anonymous_id, name, time_ms, time_text, data, context, received_at FROM (
+    SELECT id, account_id, user_id, anonymous_id, name, time_ms, time_text, data, context, received_at
+    FROM events WHERE id > %s ORDER BY id DESC LIMIT %s
+) AS e WHERE account_id = %s AND (%s::text IS NULL OR name = %s::text)
+ORDER BY id DESC LIMIT %s;
+
+-- name: tail_after_profile
+-- (after id, window, profile, account, name, name, limit): the same for one profile (the feed of a
+-- filtered tail: recent ids, so the primary key's range beats the profile's whole history).
+SELECT id, user_id, anonymous_id, name, time_ms, time_text, data, context, received_at FROM (
+    SELECT id, account_id, profile_id, user_id, anonymous_id, name, time_ms, time_text, data, context, received_at
+    FROM events WHERE id > %s ORDER BY id DESC LIMIT %s
+) AS e WHERE profile_id = %s AND account_id = %s AND (%s::text IS NULL OR name = %s::text)
+ORDER BY id DESC LIMIT %s;
+
+-- name: catalogue_counts
+SELECT scope, name, sum(count)::bigint, min(first_seen), max(last_seen) FROM data_counts
+WHERE account_id = %s GROUP BY scope, name;
+
+-- name: rejection_groups
+SELECT reason, event_name, field, count, first_at, last_at, example_value, example_detail, example_user_id,
+       example_anonymous_id, example_dropped
+FROM rejection_counts WHERE account_id = %s LIMIT %s;
+
+-- name: rejections_of_group
+-- (account, reason, field (first 200 characters), event name or '', before id, limit)
+SELECT id, log_id, kind, user_id, anonymous_id, event_name, field, reason, detail, value, dropped, at
+FROM rejections
+WHERE account_id = %s AND reason = %s AND substr(field, 1, 200) = %s AND substr(coalesce(event_name, ''), 1, 200) = %s
+AND id < %s
+ORDER BY id DESC LIMIT %s;
+
 -- ============================================================ per-minute limits outside the ingest log
 -- (store/limits.py: gdpr, business-definitions, business-events; charged in the call's transaction)
 

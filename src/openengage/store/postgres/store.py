@@ -22,6 +22,7 @@ from openengage.rules.dates import now_ms
 from openengage.store import migrations
 from openengage.store.access import Access
 from openengage.store.base import Claim, Outcome, StoreStatus, Submission
+from openengage.store.browse import Browse
 from openengage.store.business import Business
 from openengage.store.dead_letters import DeadLetters
 from openengage.store.gdpr import Privacy
@@ -56,10 +57,10 @@ def _forget(task: asyncio.Future[Any]) -> None:
         task.exception()
 
 
-class PostgresStore(Access, Reads, DeadLetters, Privacy, Business):
+class PostgresStore(Access, Reads, DeadLetters, Privacy, Business, Browse):
     """Administration, reads, dashboard access, most of the dead letters, GDPR requests and business events
     come from store/admin.py, store/reads.py, store/access.py, store/dead_letters.py, store/gdpr.py and
-    store/business.py, over `self.ex`."""
+    store/business.py, and the dashboard's data reads from store/browse.py, over `self.ex`."""
 
     # The processor runs two claims at once, on separate connections: while one lane waits on
     # PostgreSQL the other plans, so a node's processor keeps its core busy.
@@ -69,6 +70,9 @@ class PostgresStore(Access, Reads, DeadLetters, Privacy, Business):
     # concurrent commits share it (in-process, 16 requests a commit: 1,934 -> 2,785 appends/s; over
     # HTTP on the shared 2-core machine the gain is smaller, 0-15%).
     append_concurrency = 2
+    # The live tail looks again at the events of the last 64 log entries: partitions are applied in
+    # parallel, so a lower event id may be stored after higher ones (store/browse.py).
+    tail_lookback = 64 << 16
 
     def __init__(
         self, url: str, pool_min: int = 2, pool_max: int = 10, wait: float = 2.0, timeout: float = 10.0

@@ -20,6 +20,7 @@ from openengage.rules.dates import now_ms
 from openengage.store import common
 from openengage.store.base import Contention, Effects, Needs, QueuedEntry, State, StoredProfile
 from openengage.store.sql import load_queries
+from openengage.store.sqlite import derived
 
 Q = load_queries("openengage.store.sqlite")
 log = logging.getLogger("openengage.store.sqlite")
@@ -246,3 +247,4 @@ def write(conn: sqlite3.Connection, fx: Effects) -> None:
         Q["stats_add"],
         [(a, s["users"], s["anonymous_users"], s["events"]) for a, s in fx.stats.items()],
     )
+    derived.write(conn, fx, pid)  # the dashboard's search terms and counts

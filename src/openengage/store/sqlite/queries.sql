@@ -395,6 +395,140 @@ WHERE account_id = ? AND kind = 'a' AND profile_id BETWEEN ? AND ? ORDER BY prof
 SELECT id, user_id, anonymous_id, name, time_ms, time_text, data, context, received_at FROM events
 WHERE account_id = ? AND id > ? ORDER BY id LIMIT ?;
 
+-- ============================================================ dashboard data pages (store/browse.py)
+-- Maintained by the processor (store/derived.py, sqlite/derived.py) in its transactions.
+
+-- name: erase_profile_search_terms
+-- (account, profile): a GDPR erasure (store/gdpr.py). No index by profile: the account's terms are
+-- scanned, which an erasure (rare, in the background) can afford.
+DELETE FROM search_terms WHERE account_id = ? AND profile_id = ?;
+
+-- name: erase_rejection_examples
+-- (account, id, id): a GDPR erasure forgets the latest examples of data quality that name the person
+-- (the counts stay: they hold no one's data).
+UPDATE rejection_counts SET example_value = NULL, example_detail = '', example_user_id = NULL,
+    example_anonymous_id = NULL
+WHERE account_id = ? AND (example_user_id = ? OR example_anonymous_id = ?);
+
+-- name: search_term_delete
+DELETE FROM search_terms WHERE account_id = ? AND term = ? AND profile_id = ?;
+
+-- name: search_term_put
+INSERT INTO search_terms (account_id, term, profile_id, field) VALUES (?, ?, ?, ?)
+ON CONFLICT (account_id, term, profile_id) DO UPDATE SET field = excluded.field;
+
+-- name: data_count_add
+INSERT INTO data_counts (account_id, scope, name, count, first_seen, last_seen) VALUES (?, ?, ?, ?, ?, ?)
+ON CONFLICT (account_id, scope, name) DO UPDATE SET
+    count = count + excluded.count,
+    first_seen = min(first_seen, excluded.first_seen),
+    last_seen = max(last_seen, excluded.last_seen);
+
+-- name: rejection_count_add
+INSERT INTO rejection_counts (account_id, reason, event_name, field, count, first_at, last_at, example_value,
+                              example_detail, example_user_id, example_anonymous_id, example_dropped)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+ON CONFLICT (account_id, reason, event_name, field) DO UPDATE SET
+    count = count + excluded.count,
+    first_at = min(first_at, excluded.first_at),
+    last_at = max(last_at, excluded.last_at),
+    example_value = excluded.example_value,
+    example_detail = excluded.example_detail,
+    example_user_id = excluded.example_user_id,
+    example_anonymous_id = excluded.example_anonymous_id,
+    example_dropped = excluded.example_dropped;
+
+-- name: search_range
+-- (account, from term, from profile, below term, limit): the primary key's order, the exact term first.
+SELECT term, profile_id, field FROM search_terms
+WHERE account_id = ? AND (term, profile_id) > (?, ?) AND term < ?
+ORDER BY term, profile_id LIMIT ?;
+
+-- name: hit_profiles
+-- (account, profile ids as JSON): what a row of the users page shows of a profile. CROSS JOIN: the ids
+-- first, one primary-key probe each (not the account's profiles_user index).
+SELECT p.id, p.user_id, p.system, p.first_seen, p.last_seen, p.attributes
+FROM json_each(?2) AS j CROSS JOIN profiles AS p ON p.id = j.value WHERE p.account_id = ?1;
+
+-- name: hit_anonymous_ids
+SELECT profile_id, min(value) FROM identities
+WHERE profile_id IN (SELECT value FROM json_each(?)) AND kind = 'a' GROUP BY profile_id;
+
+-- name: users_first
+SELECT id, user_id, system, first_seen, last_seen, attributes FROM profiles
+WHERE account_id = ? AND user_id >= ? ORDER BY user_id LIMIT ?;
+
+-- name: users_after
+SELECT id, user_id, system, first_seen, last_seen, attributes FROM profiles
+WHERE account_id = ? AND user_id > ? ORDER BY user_id LIMIT ?;
+
+-- name: schema_scope
+SELECT name, type FROM attribute_schema WHERE account_id = ? AND scope = ? ORDER BY name;
+
+-- name: merges_into_profile
+SELECT id, from_profile, into_profile, anonymous_id, merged_user, user_id, kind, log_id, at
+FROM merges WHERE into_profile = ? AND account_id = ? ORDER BY id DESC LIMIT ?;
+
+-- name: rejections_of_profile
+-- (account, user id, before, limit, account, anonymous ids as JSON, before, limit, limit)
+SELECT * FROM (
+    SELECT id, log_id, kind, user_id, anonymous_id, event_name, field, reason, detail, value, dropped, at
+    FROM rejections WHERE account_id = ? AND user_id = ? AND id < ? ORDER BY id DESC LIMIT ?
+)
+UNION ALL
+SELECT * FROM (
+    SELECT id, log_id, kind, user_id, anonymous_id, event_name, field, reason, detail, value, dropped, at
+    FROM rejections INDEXED BY rejections_anonymous
+    WHERE account_id = ? AND user_id IS NULL AND anonymous_id IN (SELECT value FROM json_each(?))
+    AND id < ? ORDER BY id DESC LIMIT ?
+)
+ORDER BY 1 DESC LIMIT ?;
+
+-- name: events_max_id
+SELECT coalesce(max(id), 0) FROM events;
+
+-- name: tail_recent_profile
+-- (profile, account, name, name, limit)
+SELECT id, user_id, anonymous_id, name, time_ms, time_text, data, context, received_at FROM events
+WHERE profile_id = ? AND account_id = ? AND (? IS NULL OR name = ?)
+ORDER BY id DESC LIMIT ?;
+
+-- name: tail_after
+-- (after id, window, account, name, name, limit): the account's newest events after `after` among the
+-- newest `window` events of the store (every account's): a backward range of the primary key, stopped
+-- by LIMIT, never below the window's floor (found by skipping `window` rowids); the page's first
+-- screen asks after -1.
+SELECT id, user_id, anonymous_id, name, time_ms, time_text, data, context, received_at FROM events
+WHERE id > ? AND id >= coalesce((SELECT id FROM events ORDER BY id DESC LIMIT 1 OFFSET ? - 1), 0)
+AND account_id = ? AND (? IS NULL OR name = ?)
+ORDER BY id DESC LIMIT ?;
+
+-- name: tail_after_profile
+-- (after id, window, profile, account, name, name, limit): the same for one profile (the feed of a
+-- filtered tail: recent ids); `+profile_id` keeps SQLite on the primary key's range rather than sorting
+-- the profile's whole history.
+SELECT id, user_id, anonymous_id, name, time_ms, time_text, data, context, received_at FROM events
+WHERE id > ? AND id >= coalesce((SELECT id FROM events ORDER BY id DESC LIMIT 1 OFFSET ? - 1), 0)
+AND +profile_id = ? AND account_id = ? AND (? IS NULL OR name = ?)
+ORDER BY id DESC LIMIT ?;
+
+-- name: catalogue_counts
+SELECT scope, name, sum(count), min(first_seen), max(last_seen) FROM data_counts
+WHERE account_id = ? GROUP BY scope, name;
+
+-- name: rejection_groups
+SELECT reason, event_name, field, count, first_at, last_at, example_value, example_detail, example_user_id,
+       example_anonymous_id, example_dropped
+FROM rejection_counts WHERE account_id = ? LIMIT ?;
+
+-- name: rejections_of_group
+-- (account, reason, field (first 200 characters), event name or '', before id, limit)
+SELECT id, log_id, kind, user_id, anonymous_id, event_name, field, reason, detail, value, dropped, at
+FROM rejections
+WHERE account_id = ? AND reason = ? AND substr(field, 1, 200) = ? AND substr(coalesce(event_name, ''), 1, 200) = ?
+AND id < ?
+ORDER BY id DESC LIMIT ?;
+
 -- ============================================================ per-minute limits outside the ingest log
 -- (store/limits.py: gdpr, business-definitions, business-events; charged in the call's transaction)
 

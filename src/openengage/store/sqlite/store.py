@@ -28,6 +28,7 @@ from openengage.errors import CommitUnknown, StoreUnavailable
 from openengage.store import common, migrations
 from openengage.store.access import Access
 from openengage.store.base import Claim, Outcome, StoreStatus, Submission
+from openengage.store.browse import Browse
 from openengage.store.business import Business
 from openengage.store.dead_letters import DeadLetters
 from openengage.store.gdpr import Privacy
@@ -71,12 +72,17 @@ def _commit_error(exc: sqlite3.Error) -> StoreUnavailable:
     return StoreUnavailable(f"SQLite cannot commit: {exc}")
 
 
-class SqliteStore(Access, Reads, DeadLetters, Privacy, Business):
+class SqliteStore(Access, Reads, DeadLetters, Privacy, Business, Browse):
     """Administration, reads, dashboard access, most of the dead letters, GDPR requests and business events
     come from store/admin.py, store/reads.py, store/access.py, store/dead_letters.py, store/gdpr.py and
-    store/business.py, over `self.ex`."""
+    store/business.py, and the dashboard's data reads from store/browse.py, over `self.ex`."""
 
     processing_lanes = 1  # one writer on the store file: a second lane would only wait for the lock
+
+    @staticmethod
+    def in_list(values: list[Any]) -> Any:
+        """Lists are JSON text on SQLite: its queries read them with json_each (store/browse.py)."""
+        return common.json_encode(values).decode()
 
     def __init__(self, url: str, sync: str = "full", min_free_mb: int = 0) -> None:
         if not url.startswith("sqlite:///"):
