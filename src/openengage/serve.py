@@ -277,7 +277,9 @@ def _shut_down(children: list[_Child], timeout: float) -> int:
             child.process.kill()
             child.process.join(5)
             status = 1
-        elif child.process.exitcode != 0:
+        elif child.process.exitcode not in (0, -signal.SIGTERM):
+            # -SIGTERM: the child was still starting (no handler installed yet) when the SIGTERM came, to it
+            # from us or to the whole process group; it had nothing in flight, so that is a clean stop.
             log.error("%s exited with status %s", child.name, child.process.exitcode, extra={"action": "serve"})
             status = 1
     return status
