@@ -15,7 +15,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp
 
-from openengage.api import moengage, read, webengage
+from openengage.api import moengage, read, transactions, webengage
 from openengage.api import webengage_responses as we
 from openengage.api.auth import AuthCache
 from openengage.api.observe import Observe, healthz, metrics_endpoint
@@ -26,6 +26,7 @@ from openengage.lifecycle import tune_gc
 from openengage.settings import Settings
 from openengage.store import open_store
 from openengage.store.groupcommit import GroupCommitter
+from openengage.store.txncommit import TransactionCommitter
 
 log = logging.getLogger("openengage.app")
 SWITCH_INTERVAL = 0.0005
@@ -74,14 +75,17 @@ def create_app(settings: Settings | None = None) -> Starlette:
         await store.open()
         committer = GroupCommitter(store, settings.group_commit_records)
         committer.start()
+        txns = TransactionCommitter(store)
+        txns.start()
         auth = AuthCache(store)
         await auth.start()
-        app.state.services = Services(settings, store, committer, auth)
+        app.state.services = Services(settings, store, committer, auth, transactions=txns)
         tune_gc()
         try:
             yield {}
         finally:
             await auth.stop()
+            await txns.stop()
             await committer.stop()
             await store.close()
 
@@ -89,6 +93,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     routes += webengage.routes
     routes += moengage.routes
     routes += read.routes
+    routes += transactions.routes
     routes.append(Route("/metrics", metrics_endpoint, methods=["GET"]))
     return App(
         routes=routes,

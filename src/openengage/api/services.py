@@ -8,7 +8,7 @@ from starlette.requests import Request
 
 from openengage.api.auth import AuthCache
 from openengage.settings import Settings
-from openengage.store.base import Committer, Store
+from openengage.store.base import Committer, Store, TxnCommitter
 
 
 @dataclasses.dataclass
@@ -17,6 +17,7 @@ class Services:
     store: Store
     committer: Committer  # store/groupcommit.GroupCommitter, built by app.py
     auth: AuthCache
+    transactions: TxnCommitter | None = None  # store/txncommit.TransactionCommitter, built by app.py (#10)
     # last remaining count seen per (account, bucket, window), for headers on refused requests
     remaining: dict[tuple[int, str], tuple[int, int]] = dataclasses.field(default_factory=dict)
 

@@ -20,10 +20,10 @@ from openengage import metrics
 from openengage.errors import CommitUnknown, StoreUnavailable
 from openengage.rules.dates import now_ms
 from openengage.store import migrations
-from openengage.store.admin import Admin
-from openengage.store.base import Claim, Outcome, StoreStatus, Submission
+from openengage.store.base import Claim, Finish, Outcome, Outgoing, StoreStatus, Submission, TxnOutcome, TxnSubmission
 from openengage.store.dead_letters import DeadLetters
-from openengage.store.postgres import dead_letters, ingest, processing
+from openengage.store.messaging import Messaging
+from openengage.store.postgres import dead_letters, ingest, outbox, processing
 from openengage.store.postgres.connection import (
     CONNECT_TIMEOUT,
     LOCK_MIGRATE,
@@ -54,9 +54,9 @@ def _forget(task: asyncio.Future[Any]) -> None:
         task.exception()
 
 
-class PostgresStore(Admin, Reads, DeadLetters):
-    """Administration, reads and most of the dead letters come from store/admin.py, store/reads.py and
-    store/dead_letters.py, over `self.ex`."""
+class PostgresStore(Messaging, Reads, DeadLetters):
+    """Administration, reads, most of the dead letters and messaging's admin come from store/admin.py,
+    store/reads.py, store/dead_letters.py and store/messaging.py (which extends Admin), over `self.ex`."""
 
     # The processor runs two claims at once, on separate connections: while one lane waits on
     # PostgreSQL the other plans, so a node's processor keeps its core busy.
@@ -215,3 +215,14 @@ class PostgresStore(Admin, Reads, DeadLetters):
 
         async with processing.store_errors():
             return await self._with(run)
+
+    # ------------------------------------------------------------ the outbox (issue #10)
+
+    async def enqueue(self, batch: Sequence[TxnSubmission]) -> list[TxnOutcome]:
+        return await self._with(lambda conn: outbox.enqueue(conn, batch, now_ms()), commits=True)
+
+    async def claim_messages(self, owner: str, limit: int, lease_ms: int) -> list[Outgoing]:
+        return await self._with(lambda conn: outbox.claim(conn, owner, limit, lease_ms, now_ms()))
+
+    async def finish_message(self, message: Outgoing, finish: Finish) -> bool:
+        return await self._with(lambda conn: outbox.finish(conn, message, finish, now_ms()), commits=True)

@@ -26,12 +26,12 @@ from typing import Any, TypeVar
 from openengage import metrics
 from openengage.errors import CommitUnknown, StoreUnavailable
 from openengage.store import common, migrations
-from openengage.store.admin import Admin
-from openengage.store.base import Claim, Outcome, StoreStatus, Submission
+from openengage.store.base import Claim, Finish, Outcome, Outgoing, StoreStatus, Submission, TxnOutcome, TxnSubmission
 from openengage.store.dead_letters import DeadLetters
+from openengage.store.messaging import Messaging
 from openengage.store.reads import Reads
 from openengage.store.sql import load_queries
-from openengage.store.sqlite import dead_letters, processing
+from openengage.store.sqlite import dead_letters, outbox, processing
 from openengage.store.sqlite.executor import SqliteExecutor
 
 Q = load_queries("openengage.store.sqlite")
@@ -69,9 +69,9 @@ def _commit_error(exc: sqlite3.Error) -> StoreUnavailable:
     return StoreUnavailable(f"SQLite cannot commit: {exc}")
 
 
-class SqliteStore(Admin, Reads, DeadLetters):
-    """Administration, reads and most of the dead letters come from store/admin.py, store/reads.py and
-    store/dead_letters.py, over `self.ex`."""
+class SqliteStore(Messaging, Reads, DeadLetters):
+    """Administration, reads, most of the dead letters and messaging's admin come from store/admin.py,
+    store/reads.py, store/dead_letters.py and store/messaging.py (which extends Admin), over `self.ex`."""
 
     processing_lanes = 1  # one writer on the store file: a second lane would only wait for the lock
 
@@ -362,3 +362,27 @@ class SqliteStore(Admin, Reads, DeadLetters):
             return dead_letters.requeue(self._conn("log"), self._conn("read"), account_id, ids)
 
         return await self._run(self._log_writer, run)
+
+    # ------------------------------------------------------------ the outbox (issue #10)
+
+    async def enqueue(self, batch: Sequence[TxnSubmission]) -> list[TxnOutcome]:
+        def run() -> list[TxnOutcome]:
+            self._check_room()
+            try:
+                return outbox.enqueue(self._conn("log"), batch, _now())
+            except sqlite3.OperationalError as exc:
+                raise _commit_error(exc) from exc
+
+        return await self._run(self._log_writer, run)
+
+    async def claim_messages(self, owner: str, limit: int, lease_ms: int) -> list[Outgoing]:
+        # A read first: an idle sender polls without ever taking the log file's write lock.
+        cursor = await self._run(self._readers, self._cursor)
+        now = _now()
+        if not await self._run(self._readers, lambda: outbox.due(self._conn("log_read"), now, cursor, 1)):
+            return []
+        return await self._run(self._log_writer, lambda: outbox.claim(self._conn("log"), owner, limit, lease_ms,
+                                                                      _now(), cursor))  # fmt: skip
+
+    async def finish_message(self, message: Outgoing, finish: Finish) -> bool:
+        return await self._run(self._log_writer, lambda: outbox.finish(self._conn("log"), message, finish, _now()))
