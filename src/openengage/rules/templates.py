@@ -20,7 +20,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-from jinja2 import ChainableUndefined, TemplateError, TemplateSyntaxError
+from jinja2 import ChainableUndefined, TemplateError, TemplateSyntaxError, nodes
 from jinja2.exceptions import SecurityError
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
@@ -75,11 +75,18 @@ def check(source: str, part: str, html: bool = False) -> None:
         raise InvalidTemplate(part, None, "contains the NUL character")
     env = _HTML if html else _PLAIN
     try:
+        tree = env.parse(source)
         env.from_string(source)
     except TemplateSyntaxError as exc:
         raise InvalidTemplate(part, exc.lineno, exc.message or "syntax error") from None
     except TemplateError as exc:  # pragma: no cover - compile errors are TemplateSyntaxError
         raise InvalidTemplate(part, None, str(exc)) from None
+    # Jinja2 resolves a test inside `{% if %}` only when it runs: refuse unknown ones now, with filters.
+    for node in tree.find_all((nodes.Filter, nodes.Test)):
+        known = env.filters if isinstance(node, nodes.Filter) else env.tests
+        if node.name not in known:
+            kind = "filter" if isinstance(node, nodes.Filter) else "test"
+            raise InvalidTemplate(part, node.lineno, f"No {kind} named '{node.name}'.")
 
 
 def check_campaign(subject: str, body: str, html: bool) -> None:
