@@ -150,7 +150,8 @@ class SmtpPool:
     """Open SMTP connections kept per server, so a burst of messages does not pay a handshake each.
     A connection that fails is dropped; the next message opens a new one."""
 
-    def __init__(self) -> None:
+    def __init__(self, timeout: float = SMTP_TIMEOUT) -> None:
+        self.timeout = timeout
         self._idle: dict[SmtpTarget, list[tuple[aiosmtplib.SMTP, float]]] = {}
 
     async def _connect(self, target: SmtpTarget) -> aiosmtplib.SMTP:
@@ -158,7 +159,7 @@ class SmtpPool:
         client = aiosmtplib.SMTP(
             hostname=target.host,
             port=target.port,
-            timeout=SMTP_TIMEOUT,
+            timeout=self.timeout,
             use_tls=target.tls == "implicit",
             start_tls=start_tls,
             tls_context=_tls_context(target),
@@ -235,13 +236,15 @@ def verify(
     return hmac.compare_digest(sign(secret, int(timestamp), body), signature)
 
 
-async def post_webhook(client: httpx.AsyncClient, url: str, secret: str | None, body: bytes, txn_id: str) -> None:
+async def post_webhook(
+    client: httpx.AsyncClient, url: str, secret: str | None, body: bytes, txn_id: str, timeout: float = WEBHOOK_TIMEOUT
+) -> None:
     timestamp = int(time.time())
     headers = {"Content-Type": "application/json", TIMESTAMP_HEADER: str(timestamp), "X-OpenEngage-Txn-Id": txn_id}
     if secret:
         headers[SIGNATURE_HEADER] = sign(secret, timestamp, body)
     try:
-        response = await client.post(url, content=body, headers=headers, timeout=WEBHOOK_TIMEOUT)
+        response = await client.post(url, content=body, headers=headers, timeout=timeout)
     except httpx.HTTPError as exc:
         raise DeliveryError(f"webhook: {type(exc).__name__}: {exc}") from None
     if 200 <= response.status_code < 300:

@@ -83,7 +83,9 @@ class Sender:
         self.poll_seconds = poll_seconds
         self.retry_first = retry_first
         self.retry_max = retry_max
-        self.smtp = channels.SmtpPool()
+        # Every network call ends well within the lease, so a live sender never loses a message it is sending.
+        self.timeout = min(channels.SMTP_TIMEOUT, lease_seconds / 3)
+        self.smtp = channels.SmtpPool(self.timeout)
         self.http = httpx.AsyncClient(follow_redirects=False)
         self._campaigns: dict[tuple[int, int], Campaign | None] = {}
         self._channels: dict[tuple[int, str], tuple[float, Channel | None]] = {}
@@ -282,7 +284,7 @@ class Sender:
                     "sentAt": format_ms(now_ms()),
                 }
             )
-            await channels.post_webhook(self.http, channel.config["url"], channel.secret, body, m.txn_id)
+            await channels.post_webhook(self.http, channel.config["url"], channel.secret, body, m.txn_id, self.timeout)
 
 
 async def _sleep(stop: asyncio.Event, seconds: float) -> None:
