@@ -3,6 +3,7 @@ and started again on the same port (the sender's retries), and told to refuse me
 
 from __future__ import annotations
 
+import asyncio
 import email
 import email.policy
 import threading
@@ -29,6 +30,8 @@ class _Handler:
         with self.sink.lock:
             self.sink.messages.append(msg)
             self.sink.envelopes.append((envelope.mail_from, list(envelope.rcpt_tos)))
+        while self.sink.stall:  # keep the message but never say 250: the client cannot know it arrived
+            await asyncio.sleep(0.05)
         return "250 OK"
 
 
@@ -52,6 +55,7 @@ class SmtpSink:
         self.envelopes: list[tuple[str, list[str]]] = []
         self.lock = threading.Lock()
         self.refuse: str | None = None  # e.g. "451 try later" or "550 no such user"
+        self.stall = False  # keep messages, never answer their DATA
         self.auth = auth
         self.tls = tls
         self._controller: Controller | None = None
