@@ -40,8 +40,15 @@ class Messaging:
 
         self.api.call(run)
 
-    def campaign(self, subject: str = "Hi {{ user.firstName }}", body: str = "Order {{ token.orderId }}", *,
-                 html: bool = False, channel: str = "email", start: bool = True) -> str:  # fmt: skip
+    def campaign(
+        self,
+        subject: str = "Hi {{ user.firstName }}",
+        body: str = "Order {{ token.orderId }}",
+        *,
+        html: bool = False,
+        channel: str = "email",
+        start: bool = True,
+    ) -> str:
         async def run() -> Campaign:
             created = await self.api.store.create_campaign(self.account_id, "c", channel, subject, body, html)
             if start:
@@ -55,8 +62,15 @@ class Messaging:
         assert r.status_code == 201, r.text
         self.api.drain()
 
-    def trigger(self, code: str, body: dict[str, Any] | None = None, *, content: bytes | None = None,
-                headers: dict[str, str] | None = None, key: str | None = None) -> httpx.Response:  # fmt: skip
+    def trigger(
+        self,
+        code: str,
+        body: dict[str, Any] | None = None,
+        *,
+        content: bytes | None = None,
+        headers: dict[str, str] | None = None,
+        key: str | None = None,
+    ) -> httpx.Response:
         h = {"Content-Type": "application/json", **self.api.auth(key), **(headers or {})}
         url = f"/v2/accounts/{self.api.lc}/experiments/{code}/transaction"
         if content is not None:
@@ -72,8 +86,9 @@ class Messaging:
     def status(self, txn_id: str) -> httpx.Response:
         from urllib.parse import quote
 
-        return self.api.client.get(f"/v2/accounts/{self.api.lc}/transactions/{quote(txn_id, safe='')}",
-                                   headers=self.api.auth())  # fmt: skip
+        return self.api.client.get(
+            f"/v2/accounts/{self.api.lc}/transactions/{quote(txn_id, safe='')}", headers=self.api.auth()
+        )
 
     def send(self) -> int:
         """Apply the log (the sender waits for it), then deliver everything due."""

@@ -33,8 +33,20 @@ class Shop:
         cli("channels", "set", self.lc, "email", "--smtp-url", sink.url, "--from", "orders@shop.test", database_url=url)
         body = tmp_path / "body.txt"
         body.write_text("Your order {{ token.orderId }}, {{ user.firstName }}.\n")
-        self.campaign = cli("campaigns", "create", self.lc, "--name", "Order", "--channel", "email", "--subject",
-                            "Order {{ token.orderId }}", "--body-file", str(body), database_url=url).stdout.strip()  # fmt: skip
+        self.campaign = cli(
+            "campaigns",
+            "create",
+            self.lc,
+            "--name",
+            "Order",
+            "--channel",
+            "email",
+            "--subject",
+            "Order {{ token.orderId }}",
+            "--body-file",
+            str(body),
+            database_url=url,
+        ).stdout.strip()
         cli("campaigns", "start", self.lc, self.campaign, database_url=url)
         self.headers = {"Authorization": f"Bearer {self.key}"}
 
@@ -45,8 +57,9 @@ class Shop:
 
     def trigger(self, client: httpx.Client, user_id: str, order: str, **extra: Any) -> dict[str, Any]:
         body = {"userId": user_id, "txnId": order, "overrideData": {"context": {"token": {"orderId": order}}}, **extra}
-        r = client.post(f"/v2/accounts/{self.lc}/experiments/{self.campaign}/transaction", json=body,
-                        headers=self.headers)  # fmt: skip
+        r = client.post(
+            f"/v2/accounts/{self.lc}/experiments/{self.campaign}/transaction", json=body, headers=self.headers
+        )
         assert r.status_code == 200, r.text
         data: dict[str, Any] = r.json()["response"]["data"]
         return data

@@ -69,8 +69,11 @@ def test_delivery_personalises_and_records_events(m: Messaging, sink: SmtpSink, 
     assert names(api) == ["email_queued"]
     m.send()
     (msg,) = sink.wait(1)
-    assert (msg["Subject"], msg.get_content().strip(), msg["To"]) == ("Order ABCD1234 for Peter", "Plan: Gold",
-                                                                       "peter@example.com")  # fmt: skip
+    assert (msg["Subject"], msg.get_content().strip(), msg["To"]) == (
+        "Order ABCD1234 for Peter",
+        "Plan: Gold",
+        "peter@example.com",
+    )
     assert msg["Message-ID"] == f"<{txn['txnId']}@acme.test>"
     events = api.events("peter")["events"]
     assert [e["eventName"] for e in events] == ["email_sent", "email_queued"]
@@ -93,8 +96,14 @@ def test_override_email_and_html_body(m: Messaging, sink: SmtpSink) -> None:
     assert msg.get_content().strip() == "<p>Hello &lt;b&gt;Peter&lt;/b&gt; &amp; co</p>"
 
 
-HOSTILE = ["{{ 7*7 }}", "{% for x in range(3) %}{{ x }}{% endfor %}", "{% for %}", "<script>x</script>",
-           "{{ ''.__class__.__mro__ }}", "é" * 990]  # fmt: skip
+HOSTILE = [
+    "{{ 7*7 }}",
+    "{% for x in range(3) %}{{ x }}{% endfor %}",
+    "{% for %}",
+    "<script>x</script>",
+    "{{ ''.__class__.__mro__ }}",
+    "é" * 990,
+]
 
 
 def test_hostile_profile_values_are_sent_as_data(m: Messaging, sink: SmtpSink) -> None:
@@ -155,9 +164,11 @@ def test_track_config_updates_the_user_and_emits_the_event(api: Harness, sink: S
     body = {
         "userId": "newbie",
         "txnId": "t-1",
-        "trackConfig": {"eventName": "track_txn",
-                        "updateUser": {"firstName": "John", "email": "john@example.com", "attributes": {"Points": 100}}},
-    }  # fmt: skip
+        "trackConfig": {
+            "eventName": "track_txn",
+            "updateUser": {"firstName": "John", "email": "john@example.com", "attributes": {"Points": 100}},
+        },
+    }
     data(m.trigger(code, body))
     m.send()
     (msg,) = sink.wait(1)
@@ -250,8 +261,13 @@ def test_a_message_expires_after_its_ttl(m: Messaging, sink: SmtpSink) -> None:
 def test_mode_all_sends_every_campaign(m: Messaging, sink: SmtpSink) -> None:
     a, b = m.campaign("A"), m.campaign("B")
     r = m.multi([a, b], "all", {"userId": "peter", "txnId": "multi-1"})
-    assert data(r) == {"txnId": "multi-1", "userId": "peter", "ttl": 120, "mode": "all",
-                       "campaigns": [{"experimentId": a, "status": "queued"}, {"experimentId": b, "status": "queued"}]}  # fmt: skip
+    assert data(r) == {
+        "txnId": "multi-1",
+        "userId": "peter",
+        "ttl": 120,
+        "mode": "all",
+        "campaigns": [{"experimentId": a, "status": "queued"}, {"experimentId": b, "status": "queued"}],
+    }
     m.send()
     msgs = sink.wait(2)
     assert sorted(x["Subject"] for x in msgs) == ["A", "B"]
@@ -347,8 +363,9 @@ def test_errors(m: Messaging, api: Harness) -> None:
     error(m.trigger(code, {"userId": "noaddress"}), 412, "no email address")
     big = b'{"userId": "peter", "overrideData": {"context": {"token": {"x": "' + b"x" * 1_100_000 + b'"}}}}'
     error(m.trigger(code, content=big), 413, "exceeds")
-    r = api.client.post(f"/v2/accounts/~00000000/experiments/{code}/transaction", json={"userId": "p"},
-                        headers=api.auth())  # fmt: skip
+    r = api.client.post(
+        f"/v2/accounts/~00000000/experiments/{code}/transaction", json={"userId": "p"}, headers=api.auth()
+    )
     error(r, 404, "no account")
     error(m.multi([code], "sometimes", {"userId": "peter"}), 400, "mode must be one of")
     error(m.multi([], "all", {"userId": "peter"}), 400, "campaignIds cannot be empty")

@@ -17,7 +17,10 @@ def body(**fields: object) -> bytes:
 
 
 def test_the_vendor_example_parses() -> None:
-    raw = b'{"ttl":1200,"dedupe":{"ttl":1800},"userId":"peter","overrideData":{"context":{"token":{"name":"Peter","orderId":"ABCD1234"}}}}'
+    raw = (
+        b'{"ttl":1200,"dedupe":{"ttl":1800},"userId":"peter",'
+        b'"overrideData":{"context":{"token":{"name":"Peter","orderId":"ABCD1234"}}}}'
+    )
     req = parse(raw)
     assert (req.user_id, req.ttl, req.dedupe) == ("peter", 1200, 1800)
     assert req.token == {"name": "Peter", "orderId": "ABCD1234"}
@@ -26,7 +29,14 @@ def test_the_vendor_example_parses() -> None:
 
 def test_defaults() -> None:
     req = parse(body())
-    assert (req.ttl, req.dedupe, req.email, req.token, req.update_user, req.event) == (DEFAULT_TTL, 0, None, {}, None, None)
+    assert (req.ttl, req.dedupe, req.email, req.token, req.update_user, req.event) == (
+        DEFAULT_TTL,
+        0,
+        None,
+        {},
+        None,
+        None,
+    )
 
 
 @pytest.mark.parametrize(
@@ -65,7 +75,9 @@ def test_a_bad_field_is_named(raw: bytes, field: str) -> None:
 
 
 def test_track_config_becomes_records_of_the_same_user() -> None:
-    req = parse(body(trackConfig={"eventName": "track_txn", "updateUser": {"firstName": "John", "attributes": {"Points": 100}}}))
+    req = parse(
+        body(trackConfig={"eventName": "track_txn", "updateUser": {"firstName": "John", "attributes": {"Points": 100}}})
+    )
     assert isinstance(req.update_user, UserRecord) and req.update_user.user_id == "peter"
     assert req.update_user.system["firstName"] == "John" and req.update_user.attributes == {"Points": 100}
     assert isinstance(req.event, EventRecord) and (req.event.name, req.event.user_id) == ("track_txn", "peter")
