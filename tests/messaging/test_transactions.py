@@ -384,6 +384,7 @@ def test_paused_campaigns_refuse_new_transactions(m: Messaging, api: Harness) ->
         await api.store.set_campaign_status(api.creds.account_id, code, "paused")
 
     api.call(pause)
+    api.refresh_auth()  # nodes see a change within a second (the config version); this one at once
     r = m.trigger(code, {"userId": "peter"})
     assert r.status_code == 404 and "paused" in r.text
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from typing import Any
 
 from starlette.requests import Request
 
@@ -18,6 +19,8 @@ class Services:
     committer: Committer  # store/groupcommit.GroupCommitter, built by app.py
     auth: AuthCache
     transactions: TxnCommitter | None = None  # store/txncommit.TransactionCommitter, built by app.py (#10)
+    # campaigns and channel kinds by account, valid while the config version stays (api/transactions.py)
+    messaging_config: dict[str, Any] = dataclasses.field(default_factory=dict)
     # last remaining count seen per (account, bucket, window), for headers on refused requests
     remaining: dict[tuple[int, str], tuple[int, int]] = dataclasses.field(default_factory=dict)
 

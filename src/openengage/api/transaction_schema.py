@@ -108,7 +108,7 @@ def _prefixed(exc: Invalid, prefix: str) -> Invalid:
     return Invalid(exc.message.replace("Error: ", f"Error: {prefix}", 1), exc.errors)
 
 
-def _track(body: dict[str, Any], user_id: str) -> tuple[UserRecord | None, EventRecord | None]:
+def _track(body: dict[str, Any], user_id: str, txn_id: str) -> tuple[UserRecord | None, EventRecord | None]:
     track = _object(body, "trackConfig", "trackConfig")
     update_user = event = None
     if track.get("updateUser") is not None:
@@ -123,7 +123,7 @@ def _track(body: dict[str, Any], user_id: str) -> tuple[UserRecord | None, Event
             raise _prefixed(exc, "trackConfig.updateUser: ") from None
     if track.get("eventName") is not None:
         try:
-            event = parse_event({"userId": user_id, "eventName": track["eventName"]})
+            event = parse_event({"userId": user_id, "eventName": track["eventName"], "eventData": {"txnId": txn_id}})
         except Invalid as exc:
             raise _prefixed(exc, "trackConfig.") from None
     return update_user, event
@@ -148,7 +148,7 @@ def parse(raw: bytes) -> TxnRequest:
     phone = _text(override, "overrideData.phone", "phone", 32)
     context = _object(override, "overrideData.context", "context")
     token = _object(context, "overrideData.context.token", "token")
-    update_user, event = _track(body, user_id)
+    update_user, event = _track(body, user_id, txn_id)
     return TxnRequest(user_id, txn_id, ttl, dedupe, email, phone, token, update_user, event)
 
 

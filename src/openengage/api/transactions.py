@@ -55,8 +55,28 @@ def _reach(campaign: Campaign, req: schema.TxnRequest, profile: Profile | None, 
     return ""
 
 
+class _Config:
+    """Campaigns and channel kinds per account, cached until the store's config version moves (every
+    campaign or channel change bumps it; AuthCache polls it twice a second): two reads a request saved."""
+
+    def __init__(self, version: int | None) -> None:
+        self.version = version
+        self.campaigns: dict[tuple[int, str], Campaign | None] = {}
+        self.channels: dict[int, set[str]] = {}
+
+    @staticmethod
+    def fresh(svc: Services) -> _Config:
+        config = svc.messaging_config.get("config")
+        if not isinstance(config, _Config) or config.version != svc.auth.version or len(config.campaigns) > 10_000:
+            config = svc.messaging_config["config"] = _Config(svc.auth.version)
+        return config
+
+
 async def _campaign(svc: Services, account: Account, code: str, fmt: str) -> Campaign:
-    campaign = await svc.store.campaign(account.id, code) if "\x00" not in code else None
+    cache = _Config.fresh(svc).campaigns
+    if (account.id, code) not in cache and "\x00" not in code:
+        cache[(account.id, code)] = await svc.store.campaign(account.id, code)
+    campaign = cache.get((account.id, code))
     if campaign is None:
         raise Refused(we.error(404, f"Error: no campaign '{code}' in this account.", fmt))
     if campaign.status != "running":
@@ -104,7 +124,10 @@ async def _trigger(request: Request, codes: list[str] | None, mode: str) -> Resp
         profile = await svc.store.profile(account.id, "u", req.user_id)
         if profile is None and req.update_user is None:
             return we.error(404, f"Error: no user '{req.user_id}' in this account.", fmt, headers)
-        channels = {c.kind for c in await svc.store.channels(account.id)}
+        config = _Config.fresh(svc)
+        if account.id not in config.channels:
+            config.channels[account.id] = {c.kind for c in await svc.store.channels(account.id)}
+        channels = config.channels[account.id]
         drafts = _drafts(campaigns, req, profile, channels, mode)
         if not any(d.status == "queued" for d in drafts):
             reasons = "; ".join(f"{d.experiment_id}: {d.detail}" for d in drafts)

@@ -4,10 +4,10 @@
 processor. Its loop: claim due messages (`Store.claim_messages`: a lease of `lease_seconds` for this
 sender alone; on PostgreSQL nodes claim side by side with SKIP LOCKED), render each (rules/templates.py),
 deliver it (messaging/channels.py), and record the outcome with its system events in one commit
-(`Store.finish_message`). A sender that dies mid-send holds its lease until it runs out; then any sender
-takes the message over, so a message is sent again only when a sender died (or stalled past the lease)
-between the server's acceptance and the commit: the email keeps its Message-ID (`<txnId@domain>`),
-so that resend is recognisable as a duplicate.
+(`Store.finish_messages`; outcomes that finish together share a commit). A sender that dies mid-send
+holds its lease until it runs out; then any sender takes the message over, so a message is sent
+again only when a sender died (or stalled past the lease) between the server's acceptance and the
+commit: the email keeps its Message-ID (`<txnId@domain>`), so that resend is recognisable.
 
 Failures: a permanent one (an SMTP 5xx, a webhook 4xx, nobody to send to) fails the message at once; any
 other is retried after an exponential pause with jitter (1 s, 2 s, 4 s, ... at most 60 s, each times
@@ -90,10 +90,18 @@ class Sender:
         self._campaigns: dict[tuple[int, int], Campaign | None] = {}
         self._channels: dict[tuple[int, str], tuple[float, Channel | None]] = {}
         self._tasks: set[asyncio.Task[None]] = set()
+        self._outcomes: list[tuple[Outgoing, Finish, asyncio.Future[bool]]] = []
+        self._wake = asyncio.Event()
+        self._recorder: asyncio.Task[None] | None = None
         self.sent = 0
         self.failed = 0
 
     async def close(self) -> None:
+        if self._recorder is not None:
+            self._recorder.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._recorder
+            self._recorder = None
         await self.smtp.close()
         await self.http.aclose()
 
@@ -124,7 +132,9 @@ class Sender:
                 task = asyncio.get_running_loop().create_task(self.deliver(m))
                 self._tasks.add(task)
                 task.add_done_callback(self._tasks.discard)
-            if not claimed:
+            if free <= 0:  # every slot busy: go on as soon as one is free
+                await asyncio.wait(set(self._tasks), return_when=asyncio.FIRST_COMPLETED)
+            elif len(claimed) < free:  # nothing more is due now
                 await _sleep(stop, self.poll_seconds)
         if self._tasks:
             _, pending = await asyncio.wait(set(self._tasks), timeout=grace)
@@ -201,7 +211,7 @@ class Sender:
         pause = 0.1
         while True:
             try:
-                if not await self.store.finish_message(m, f):
+                if not await self._record(m, f):
                     log.warning("message %d: lease lost before its outcome was recorded", m.id,
                                 extra={"action": "sender"})  # fmt: skip
                 elif f.status == "sent":
@@ -213,8 +223,38 @@ class Sender:
                 if time.monotonic() + pause > deadline:
                     log.error("message %d: could not record its outcome (%s)", m.id, exc, extra={"action": "sender"})
                     return
+            except Exception:  # a bug: the lease runs out and the message is attempted again
+                log.exception("message %d: recording its outcome failed", m.id, extra={"action": "sender"})
+                return
                 await asyncio.sleep(pause)
                 pause = min(2.0, pause * 2)
+
+    async def _record(self, m: Outgoing, f: Finish) -> bool:
+        """Hand an outcome to the recorder: outcomes that arrive while a commit is in flight share the next."""
+        if self._recorder is None or self._recorder.done():
+            self._recorder = asyncio.get_running_loop().create_task(self._recording())
+        fut: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        self._outcomes.append((m, f, fut))
+        self._wake.set()
+        return await fut
+
+    async def _recording(self) -> None:
+        while True:
+            if not self._outcomes:
+                self._wake.clear()
+                await self._wake.wait()
+                continue
+            batch, self._outcomes = self._outcomes, []
+            try:
+                results = await self.store.finish_messages([(m, f) for m, f, _ in batch])
+            except Exception as exc:  # every waiter gets the error (StoreUnavailable: they retry)
+                for _, _, fut in batch:
+                    if not fut.done():
+                        fut.set_exception(exc)
+                continue
+            for (_, _, fut), ok in zip(batch, results, strict=True):
+                if not fut.done():
+                    fut.set_result(ok)
 
     # ------------------------------------------------------------ rendering and delivery
 

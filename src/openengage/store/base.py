@@ -547,9 +547,9 @@ class Store(Protocol):
         until now + lease_ms (another node takes them over only once the lease has run out)."""
         ...
 
-    async def finish_message(self, message: Outgoing, finish: Finish) -> bool:
-        """Record an attempt and its consequences, with its system events, in one commit. False (nothing
-        recorded) when `message.owner` no longer holds the lease."""
+    async def finish_messages(self, outcomes: Sequence[tuple[Outgoing, Finish]]) -> list[bool]:
+        """Record attempts and their consequences, with their system events, in one commit (the sender
+        group-commits them). For each: False (nothing recorded) when its `owner` no longer holds the lease."""
         ...
 
 

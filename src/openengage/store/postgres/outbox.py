@@ -111,17 +111,25 @@ async def claim(conn: Conn, owner: str, limit: int, lease_ms: int, now: int) -> 
     ]
 
 
-async def finish(conn: Conn, m: Outgoing, f: Finish, now: int) -> bool:
-    async with transaction(conn):
-        cur = await conn.execute(Q["message_finish"], (f.status, f.next_at, now, m.id, m.owner))
-        row = await cur.fetchone()
-        if row is None:  # the lease ran out and another sender took the message over
-            return False
-        await conn.execute(Q["attempt_insert"], (m.id, int(row[0]), now, f.outcome, f.error))
-        if f.promote:
-            await conn.execute(Q["message_promote"], (now, now, m.transaction_id))
-        if f.close is not None:
-            await conn.execute(Q["messages_close"], (f.close, f.close_detail, now, m.transaction_id))
-        if f.records:
-            await _entry(conn, "event_entry", m.account_id, now, f.records, f.payload)
+async def _finish(conn: Conn, m: Outgoing, f: Finish, now: int) -> bool:
+    cur = await conn.execute(Q["message_finish"], (f.status, f.next_at, now, m.id, m.owner))
+    row = await cur.fetchone()
+    if row is None:  # the lease ran out and another sender took the message over
+        return False
+    await conn.execute(Q["attempt_insert"], (m.id, int(row[0]), now, f.outcome, f.error))
+    if f.promote:
+        await conn.execute(Q["message_promote"], (now, now, m.transaction_id))
+    if f.close is not None:
+        await conn.execute(Q["messages_close"], (f.close, f.close_detail, now, m.transaction_id))
+    if f.records:
+        await _entry(conn, "event_entry", m.account_id, now, f.records, f.payload)
     return True
+
+
+async def finish(conn: Conn, outcomes: Sequence[tuple[Outgoing, Finish]], now: int) -> list[bool]:
+    # Rows in id order: two senders finishing overlapping transactions (fallback promotions) lock alike.
+    done: dict[int, bool] = {}
+    async with transaction(conn):
+        for m, f in sorted(outcomes, key=lambda o: o[0].id):
+            done[m.id] = await _finish(conn, m, f, now)
+    return [done[m.id] for m, _ in outcomes]

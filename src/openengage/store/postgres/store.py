@@ -224,5 +224,5 @@ class PostgresStore(Messaging, Reads, DeadLetters):
     async def claim_messages(self, owner: str, limit: int, lease_ms: int) -> list[Outgoing]:
         return await self._with(lambda conn: outbox.claim(conn, owner, limit, lease_ms, now_ms()))
 
-    async def finish_message(self, message: Outgoing, finish: Finish) -> bool:
-        return await self._with(lambda conn: outbox.finish(conn, message, finish, now_ms()), commits=True)
+    async def finish_messages(self, outcomes: Sequence[tuple[Outgoing, Finish]]) -> list[bool]:
+        return await self._with(lambda conn: outbox.finish(conn, outcomes, now_ms()), commits=True)

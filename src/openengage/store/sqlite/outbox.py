@@ -118,18 +118,19 @@ def claim(conn: sqlite3.Connection, owner: str, limit: int, lease_ms: int, now: 
     return _in_transaction(conn, run)
 
 
-def finish(conn: sqlite3.Connection, m: Outgoing, f: Finish, now: int) -> bool:
-    def run() -> bool:
-        row = conn.execute(Q["message_finish"], (f.status, f.next_at, now, m.id, m.owner)).fetchone()
-        if row is None:  # the lease ran out and another sender took the message over
-            return False
-        conn.execute(Q["attempt_insert"], (m.id, int(row[0]), now, f.outcome, f.error))
-        if f.promote:
-            conn.execute(Q["message_promote"], (now, now, m.transaction_id))
-        if f.close is not None:
-            conn.execute(Q["messages_close"], (f.close, f.close_detail, now, m.transaction_id))
-        if f.records:
-            conn.execute(Q["event_entry"], (m.account_id, now, f.records, f.payload))
-        return True
+def _finish(conn: sqlite3.Connection, m: Outgoing, f: Finish, now: int) -> bool:
+    row = conn.execute(Q["message_finish"], (f.status, f.next_at, now, m.id, m.owner)).fetchone()
+    if row is None:  # the lease ran out and another sender took the message over
+        return False
+    conn.execute(Q["attempt_insert"], (m.id, int(row[0]), now, f.outcome, f.error))
+    if f.promote:
+        conn.execute(Q["message_promote"], (now, now, m.transaction_id))
+    if f.close is not None:
+        conn.execute(Q["messages_close"], (f.close, f.close_detail, now, m.transaction_id))
+    if f.records:
+        conn.execute(Q["event_entry"], (m.account_id, now, f.records, f.payload))
+    return True
 
-    return _in_transaction(conn, run)
+
+def finish(conn: sqlite3.Connection, outcomes: Sequence[tuple[Outgoing, Finish]], now: int) -> list[bool]:
+    return _in_transaction(conn, lambda: [_finish(conn, m, f, now) for m, f in outcomes])

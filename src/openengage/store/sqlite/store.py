@@ -384,5 +384,5 @@ class SqliteStore(Messaging, Reads, DeadLetters):
         return await self._run(self._log_writer, lambda: outbox.claim(self._conn("log"), owner, limit, lease_ms,
                                                                       _now(), cursor))  # fmt: skip
 
-    async def finish_message(self, message: Outgoing, finish: Finish) -> bool:
-        return await self._run(self._log_writer, lambda: outbox.finish(self._conn("log"), message, finish, _now()))
+    async def finish_messages(self, outcomes: Sequence[tuple[Outgoing, Finish]]) -> list[bool]:
+        return await self._run(self._log_writer, lambda: outbox.finish(self._conn("log"), outcomes, _now()))
