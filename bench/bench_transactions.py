@@ -132,7 +132,9 @@ def main() -> int:
             cli(url, "migrate")
             creds = json.loads(cli(url, "accounts", "create", "bench", "--json", "--rate-limit", "transactions=0"))
             lc, key = creds["license_code"], creds["api_key"]
-            cli(url, "channels", "set", lc, "email", "--smtp-url", f"smtp://127.0.0.1:{sink.port}", "--from", "b@x.test")
+            cli(
+                url, "channels", "set", lc, "email", "--smtp-url", f"smtp://127.0.0.1:{sink.port}", "--from", "b@x.test"
+            )
             body_file = tmp / "body.txt"
             body_file.write_text("Hello {{ user.firstName }}, your order {{ token.orderId }} is confirmed.\n")
             code = cli(url, "campaigns", "create", lc, "--name", "bench", "--channel", "email", "--subject",

@@ -113,6 +113,10 @@ class Sender:
         failures = 0
         while not stop.is_set():
             free = self.concurrency - len(self._tasks)
+            if self._tasks and free < max(1, self.concurrency // 2):
+                # Claim in batches (a claim is a commit): wait until half the slots are free.
+                await asyncio.wait(set(self._tasks), return_when=asyncio.FIRST_COMPLETED)
+                continue
             claimed: list[Outgoing] = []
             if free > 0:
                 try:
@@ -132,9 +136,7 @@ class Sender:
                 task = asyncio.get_running_loop().create_task(self.deliver(m))
                 self._tasks.add(task)
                 task.add_done_callback(self._tasks.discard)
-            if free <= 0:  # every slot busy: go on as soon as one is free
-                await asyncio.wait(set(self._tasks), return_when=asyncio.FIRST_COMPLETED)
-            elif len(claimed) < free:  # nothing more is due now
+            if len(claimed) < free:  # nothing more is due now
                 await _sleep(stop, self.poll_seconds)
         if self._tasks:
             _, pending = await asyncio.wait(set(self._tasks), timeout=grace)

@@ -18,9 +18,10 @@ so a first name of `{{ 7*7 }}` is sent as those eight characters.
 from __future__ import annotations
 
 import dataclasses
+import functools
 from typing import Any
 
-from jinja2 import ChainableUndefined, TemplateError, TemplateSyntaxError, nodes
+from jinja2 import ChainableUndefined, Template, TemplateError, TemplateSyntaxError, nodes
 from jinja2.exceptions import SecurityError
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
@@ -94,10 +95,15 @@ def check_campaign(subject: str, body: str, html: bool) -> None:
     check(body, "body", html)
 
 
+@functools.lru_cache(maxsize=256)
+def _compiled(source: str, html: bool) -> Template:
+    """A campaign's templates never change once saved: compile each once (compiling costs a millisecond)."""
+    return (_HTML if html else _PLAIN).from_string(source)
+
+
 def _render(source: str, html: bool, context: dict[str, Any]) -> str:
-    env = _HTML if html else _PLAIN
     try:
-        out = env.from_string(source).render(context)
+        out = _compiled(source, html).render(context)
     except SecurityError as exc:
         raise RenderError(f"the template tried something the sandbox forbids: {exc}") from None
     except TemplateError as exc:
