@@ -109,7 +109,7 @@ def test_members_and_keys(database_url: str, lc: str) -> None:
     keys = run_json(url, "keys", "list", lc)["keys"]
     assert {k["member"] for k in keys} >= {"boss@acme.test", "ops@acme.test"}
     assert all(k["hint"].startswith("…") and len(k["hint"]) == 5 for k in keys)
-    assert set(keys[0]) == {"member", "hint", "created_at", "revoked_at", "revoked_reason"}
+    assert set(keys[0]) == {"member", "hint", "created_at", "revoked_at", "revoked_reason", "last_used_at"}
 
 
 def test_keys_revoke_acts_as_the_owner(database_url: str, lc: str) -> None:

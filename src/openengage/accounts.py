@@ -73,6 +73,8 @@ SET_ROLE = "member.set_role"
 REMOVE_MEMBER = "member.remove"
 ISSUE_KEY = "key.issue"
 REVOKE_KEY = "key.revoke"
+SET_PASSWORD = "member.set_password"  # dashboard password (CLI); Account Management for someone else's
+LOGIN_LINK = "member.login_link"  # a one-time dashboard sign-in link (CLI, first run)
 # Messaging (issue #10): channels and transactional campaigns are integrations, like WebEngage's ESP setup.
 SET_CHANNEL = "channel.set"
 CREATE_CAMPAIGN = "campaign.create"

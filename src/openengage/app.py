@@ -21,6 +21,7 @@ from openengage.api.auth import AuthCache
 from openengage.api.observe import Observe, healthz, metrics_endpoint
 from openengage.api.services import Services
 from openengage.api.unavailable import store_unavailable
+from openengage.dashboard import Dashboard
 from openengage.errors import StoreUnavailable
 from openengage.lifecycle import tune_gc
 from openengage.settings import Settings
@@ -65,6 +66,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     """The application. Without settings they are read from OPENENGAGE_*."""
     if settings is None:
         settings = Settings.from_env()
+    dashboard = Dashboard(settings)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[dict[str, Any]]:
@@ -80,10 +82,12 @@ def create_app(settings: Settings | None = None) -> Starlette:
         auth = AuthCache(store)
         await auth.start()
         app.state.services = Services(settings, store, committer, auth, transactions=txns)
+        await dashboard.start(store)
         tune_gc()
         try:
             yield {}
         finally:
+            await dashboard.stop()
             await auth.stop()
             await txns.stop()
             await committer.stop()
@@ -95,6 +99,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     routes += read.routes
     routes += transactions.routes
     routes.append(Route("/metrics", metrics_endpoint, methods=["GET"]))
+    routes += dashboard.routes()  # GET / redirects to /dashboard/; everything else under /dashboard/
     return App(
         routes=routes,
         lifespan=lifespan,

@@ -632,6 +632,80 @@ def members_remove(
     emit(as_json, {"email": email, "removed": True}, f"{email} removed; their API key was revoked")
 
 
+def stdin_is_terminal() -> bool:
+    return sys.stdin.isatty()
+
+
+def _read_password() -> str:
+    """From stdin when it is not a terminal (scripts: `printf %s "$PW" | openengage members set-password ...`),
+    else prompted twice without echo. One trailing newline of piped input is not part of the password."""
+    if not stdin_is_terminal():
+        text = sys.stdin.read()
+        return text[:-2] if text.endswith("\r\n") else text.removesuffix("\n")
+    return str(click.prompt("Password", hide_input=True, confirmation_prompt=True))
+
+
+@members.command("set-password")
+@click.argument("license_code")
+@click.argument("email")
+@by_option
+@database_option
+@json_option
+def members_set_password(
+    license_code: str, email: str, by_email: str | None, database_url: str | None, as_json: bool
+) -> None:
+    """Set a member's dashboard password (read from stdin when it is not a terminal, else prompted twice).
+
+    Stored as an Argon2id hash; the member's dashboard sessions of this account end."""
+    from openengage.dashboard import auth as passwords
+
+    try:
+        hashed = passwords.hash_password(_read_password())
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="password") from None
+
+    async def run(store: Store) -> None:
+        account = await find_account(store, license_code)
+        await store.set_password(account.id, email, hashed, actor=actor_for(by_email))
+
+    with_store(database_url, run)
+    emit(as_json, {"email": email, "password_set": True}, f"password of {email} set")
+
+
+@members.command("login-link")
+@click.argument("license_code")
+@click.argument("email")
+@click.option(
+    "--base-url",
+    default=None,
+    metavar="URL",
+    help="The server's address as browsers reach it. Default: from --host/--port settings (http://127.0.0.1:8000)",
+)
+@by_option
+@database_option
+@json_option
+def members_login_link(
+    license_code: str,
+    email: str,
+    base_url: str | None,
+    by_email: str | None,
+    database_url: str | None,
+    as_json: bool,
+) -> None:
+    """Print a one-time dashboard sign-in URL for a member: valid 24 hours, it works once."""
+    from openengage.dashboard.auth import login_link
+    from openengage.serve import base_url as serve_base_url
+
+    settings = settings_from(database_url=database_url)
+
+    async def run(store: Store) -> str:
+        account = await find_account(store, license_code)
+        return await login_link(store, account.id, email, base_url or serve_base_url(settings), actor_for(by_email))
+
+    url = with_store(database_url, run)
+    emit(as_json, {"email": email, "url": url, "valid_hours": 24}, f"{url}\n(valid 24 hours, single use)")
+
+
 # ---------------------------------------------------------------- keys
 
 

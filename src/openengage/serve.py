@@ -34,6 +34,7 @@ from typing import Any
 import uvicorn
 from uvicorn.importer import import_from_string
 
+from openengage.dashboard.auth import login_link
 from openengage.errors import ConfigError
 from openengage.lifecycle import die_with_parent, setup_logging, tune_gc
 from openengage.messaging.sender import Sender
@@ -65,11 +66,14 @@ async def prepare(settings: Settings) -> dict[str, Any] | None:
         if await store.list_accounts():
             return None
         creds = await store.create_account("default", "owner@localhost")
+        link = await login_link(store, creds.account_id, creds.owner_email, base_url(settings))
         return {
             "license_code": creds.license_code,
             "api_key": creds.api_key,
             "app_id": creds.app_id,
             "data_api_key": creds.data_api_key,
+            "owner_email": creds.owner_email,
+            "login_link": link,
         }
     finally:
         await store.close()
@@ -101,6 +105,10 @@ def first_run_text(creds: dict[str, Any], settings: Settings) -> str:
             "",
             "Read the profile back:",
             f"curl {base}/v1/accounts/{lc}/users/johndoe21%23 --header {auth}",
+            "",
+            f"Open the dashboard as {creds['owner_email']} (a one-time sign-in link, valid 24 hours):",
+            f"  {creds['login_link']}",
+            f"Then give yourself a password: openengage members set-password '{lc}' {creds['owner_email']}",
             "",
         ]
     )

@@ -349,10 +349,10 @@ def test_both_backends_define_every_shared_query_alike() -> None:
     import ast
     import inspect
 
-    from openengage.store import admin, dead_letters, messaging, reads
+    from openengage.store import access, admin, dead_letters, messaging, reads
 
     names: set[str] = set()
-    for module in (admin, reads, dead_letters, messaging):
+    for module in (admin, reads, dead_letters, access, messaging):
         for node in ast.walk(ast.parse(inspect.getsource(module))):
             if (
                 isinstance(node, ast.Call)

@@ -7,6 +7,10 @@ account or a new limit takes effect on every node within a second.
 The caches also remember unknown license codes and app ids (a flood of them must not reach the
 store), so what a client can put in them is bounded: an id longer than any real one is refused before
 any lookup, and each cache holds at most `_MAX_ENTRIES` entries of at most `MAX_ID_CHARS` characters.
+
+When a key was last used (the dashboard shows it) costs the hot path one dict assignment: uses are
+remembered in memory, stamped with a clock the poller advances, and written to the store every
+`FLUSH_SECONDS` (and at shutdown) in one transaction per node, never one write per request.
 """
 
 from __future__ import annotations
@@ -18,10 +22,12 @@ from typing import Any
 
 from openengage.accounts import Account, Principal, hash_key
 from openengage.errors import StoreUnavailable
+from openengage.rules.dates import now_ms
 from openengage.store.base import Store
 
 log = logging.getLogger("openengage.auth")
 POLL_SECONDS = 0.5
+FLUSH_SECONDS = 5.0  # how stale a key's "last used" may be
 _MAX_ENTRIES = 10_000  # bounds the cache against floods of unknown keys or codes
 # License codes are `~` and 8 hex digits, app ids 24 characters; nothing longer is an account's.
 MAX_ID_CHARS = 64
@@ -35,6 +41,9 @@ class AuthCache:
         self._app: dict[str, Account | None] = {}
         self._keys: dict[str, Principal | None] = {}
         self._task: asyncio.Task[None] | None = None
+        self._clock = now_ms()  # advanced by the poller: the hot path reads no clock
+        self._used: dict[str, int] = {}  # key hash -> last use, not yet written
+        self._flushed_at = self._clock
 
     def clear(self) -> None:
         self._license.clear()
@@ -47,12 +56,26 @@ class AuthCache:
             self.clear()
             self.version = version
 
+    async def flush_key_uses(self) -> None:
+        """Write the remembered key uses; on failure they are kept for the next flush."""
+        uses, self._used = self._used, {}
+        self._flushed_at = self._clock
+        try:
+            await self.store.note_key_use(uses)
+        except BaseException:
+            for digest, at in uses.items():
+                self._used[digest] = max(at, self._used.get(digest, 0))
+            raise
+
     async def _poll(self) -> None:
         failing = False
         while True:
             await asyncio.sleep(POLL_SECONDS)
+            self._clock = now_ms()
             try:
                 await self.refresh()
+                if self._used and self._clock - self._flushed_at >= FLUSH_SECONDS * 1000:
+                    await self.flush_key_uses()
             except StoreUnavailable as exc:  # an outage: say so once, not twice a second
                 if not failing:
                     log.warning("config poll failed: %s", exc, extra={"action": "auth_poll"})
@@ -74,6 +97,11 @@ class AuthCache:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
+        if self._used:
+            try:
+                await self.flush_key_uses()
+            except Exception:  # shutting down with the store gone: a "last used" time is not worth a hang
+                log.warning("could not record when keys were last used", extra={"action": "key_use"})
 
     @staticmethod
     def _bounded(cache: dict[str, Any]) -> dict[str, Any]:
@@ -99,7 +127,10 @@ class AuthCache:
         digest = hash_key(api_key)
         if digest not in self._keys:
             self._bounded(self._keys)[digest] = await self.store.principal(digest)
-        return self._keys[digest]
+        found = self._keys[digest]
+        if found is not None:
+            self._used[digest] = self._clock
+        return found
 
 
 def bearer_token(header: str | None) -> str | None:

@@ -213,6 +213,8 @@ class Admin:
             target = _find(team, email)
             rules.check_removal(target, team)
             await tx.run("keys_revoke_member", now_ms(), "member deleted", target.id)
+            await tx.run("session_members_forget", target.id)  # their sessions lose this account
+            await tx.run("login_links_forget", target.id)
             await tx.run("member_delete", target.id)
             await self._changed(tx, actor, account_id, rules.REMOVE_MEMBER, email, f"role: {target.role}")
 
@@ -244,7 +246,7 @@ class Admin:
 
     async def list_keys(self, account_id: int) -> list[ApiKey]:
         return [
-            ApiKey(r[0], "…" + r[1], int(r[2]), None if r[3] is None else int(r[3]), r[4])
+            ApiKey(r[0], "…" + r[1], int(r[2]), None if r[3] is None else int(r[3]), r[4], r[5])
             for r in await self.ex.all("keys_of", account_id)
         ]
 

@@ -395,6 +395,7 @@ class ApiKey:
     created_at: int
     revoked_at: int | None
     revoked_reason: str | None
+    last_used_at: int | None = None  # remembered by the API in memory, flushed every few seconds
 
 
 @dataclasses.dataclass(frozen=True)
@@ -409,6 +410,48 @@ class AuditEntry:
     action: str
     target: str
     detail: str
+
+
+@dataclasses.dataclass(frozen=True)
+class Minute:
+    """Records accepted by the API and applied by the processor in one minute (`at`: its start, ms)."""
+
+    at: int
+    accepted: int
+    processed: int
+
+
+# ---------------------------------------------------------------- typed rows of dashboard access
+
+
+@dataclasses.dataclass(frozen=True)
+class Login:
+    """A team member who may sign in to the dashboard with a password (its Argon2id hash)."""
+
+    member_id: int
+    account_id: int
+    password_hash: str
+
+
+@dataclasses.dataclass(frozen=True)
+class Membership:
+    """An account a dashboard session may open, and the team member it acts as there."""
+
+    member: Member
+    account_name: str
+    license_code: str
+    app_id: str
+
+
+@dataclasses.dataclass(frozen=True)
+class Session:
+    """A signed-in dashboard session: whose, until when, and the accounts it may open (live: a removed
+    member's account drops out, a changed role counts at once)."""
+
+    id: int
+    email: str
+    expires_at: int
+    memberships: list[Membership]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -502,6 +545,26 @@ class Store(Protocol):
     ) -> Page[Rejection]: ...
     async def merges(self, account_id: int, limit: int, cursor: str | None) -> Page[Merge]: ...
     async def audit(self, account_id: int, limit: int, cursor: str | None) -> Page[AuditEntry]: ...
+    async def throughput(self, account_id: int, since_ms: int) -> list[Minute]: ...
+
+    # dashboard access (store/access.py): passwords, one-time links, sessions, sign-in throttling, key use.
+    # Secrets arrive hashed (sessions and links: SHA-256 of a random token; passwords: Argon2id).
+    async def dashboard_secret(self) -> bytes: ...
+    async def set_password(self, account_id: int, email: str, password_hash: str, *, actor: Actor = SYSTEM) -> None: ...
+    async def logins(self, email: str) -> list[Login]: ...
+    async def create_login_link(
+        self, account_id: int, email: str, token_hash: str, expires_at: int, *, actor: Actor = SYSTEM
+    ) -> None: ...
+    async def use_login_link(self, token_hash: str, now: int) -> tuple[int, str] | None: ...
+    async def start_session(
+        self, token_hash: str, email: str, member_ids: Sequence[int], expires_at: int, replaces: str | None = None
+    ) -> None: ...
+    async def session(self, token_hash: str, now: int) -> Session | None: ...
+    async def end_session(self, token_hash: str) -> None: ...
+    async def sign_in_failures(self, subjects: Sequence[str], since_ms: int) -> dict[str, int]: ...
+    async def record_sign_in_failure(self, subjects: Sequence[str], at: int) -> None: ...
+    async def clear_sign_in_failures(self, subject: str) -> None: ...
+    async def note_key_use(self, uses: dict[str, int]) -> None: ...
 
     # messaging (issue #10): channels and campaigns are audited admin actions (store/messaging.py); the
     # outbox (enqueue, claim, finish) is a hot path per backend, in the ingest log's database.

@@ -233,7 +233,7 @@ INSERT INTO api_keys (member_id, account_id, key_hash, hint, created_at) VALUES 
 UPDATE api_keys SET revoked_at = %s, revoked_reason = %s WHERE member_id = %s AND revoked_at IS NULL;
 
 -- name: keys_of
-SELECT m.email, k.hint, k.created_at, k.revoked_at, k.revoked_reason
+SELECT m.email, k.hint, k.created_at, k.revoked_at, k.revoked_reason, k.last_used_at
 FROM api_keys k JOIN members m ON m.id = k.member_id WHERE k.account_id = %s ORDER BY k.id;
 
 -- name: principal
@@ -278,6 +278,87 @@ ORDER BY id DESC LIMIT %s;
 -- name: merges_page
 SELECT id, from_profile, into_profile, anonymous_id, merged_user, user_id, kind, log_id, at
 FROM merges WHERE account_id = %s AND id < %s ORDER BY id DESC LIMIT %s;
+
+-- ============================================================ dashboard access (store/access.py)
+
+-- name: dashboard_secret_get
+SELECT secret FROM dashboard_secret WHERE id = 1;
+
+-- name: dashboard_secret_put
+INSERT INTO dashboard_secret (id, secret) VALUES (1, %s) ON CONFLICT (id) DO NOTHING;
+
+-- name: member_password_put
+UPDATE members SET password_hash = %s WHERE id = %s;
+
+-- name: logins_of
+SELECT id, account_id, password_hash FROM members WHERE email = %s AND password_hash IS NOT NULL ORDER BY id;
+
+-- name: login_link_insert
+INSERT INTO login_links (token_hash, member_id, created_at, expires_at) VALUES (%s, %s, %s, %s);
+
+-- name: login_links_prune
+DELETE FROM login_links WHERE expires_at < %s;
+
+-- name: login_links_forget
+DELETE FROM login_links WHERE member_id = %s;
+
+-- name: login_link_use
+-- (now, token hash, now): marks the link used and returns its member, only if it was valid and unused.
+UPDATE login_links SET used_at = %s WHERE token_hash = %s AND used_at IS NULL AND expires_at > %s RETURNING member_id;
+
+-- name: member_email
+SELECT id, email FROM members WHERE id = %s;
+
+-- name: session_insert
+INSERT INTO sessions (token_hash, email, created_at, expires_at) VALUES (%s, %s, %s, %s) RETURNING id;
+
+-- name: session_member_insert
+INSERT INTO session_members (session_id, member_id) VALUES (%s, %s) ON CONFLICT DO NOTHING;
+
+-- name: session_get
+SELECT id, email, expires_at FROM sessions WHERE token_hash = %s AND expires_at > %s;
+
+-- name: session_memberships
+-- A session's accounts and the members it acts as (member columns as member_get, then the account's).
+SELECT m.id, m.account_id, m.email, m.role, m.permissions,
+       EXISTS (SELECT 1 FROM api_keys k WHERE k.member_id = m.id AND k.revoked_at IS NULL), m.owner,
+       a.name, a.license_code, a.app_id
+FROM session_members s JOIN members m ON m.id = s.member_id JOIN accounts a ON a.id = m.account_id
+WHERE s.session_id = %s ORDER BY a.id;
+
+-- name: session_members_end
+DELETE FROM session_members WHERE session_id IN (SELECT id FROM sessions WHERE token_hash = %s);
+
+-- name: session_end
+DELETE FROM sessions WHERE token_hash = %s;
+
+-- name: session_members_forget
+DELETE FROM session_members WHERE member_id = %s;
+
+-- name: sessions_prune_members
+DELETE FROM session_members WHERE session_id IN (SELECT id FROM sessions WHERE expires_at <= %s);
+
+-- name: sessions_prune
+DELETE FROM sessions WHERE expires_at <= %s;
+
+-- name: sign_in_failures_count
+SELECT count(*) FROM sign_in_failures WHERE subject = %s AND at > %s;
+
+-- name: sign_in_failure_insert
+INSERT INTO sign_in_failures (subject, at) VALUES (%s, %s);
+
+-- name: sign_in_failures_prune
+DELETE FROM sign_in_failures WHERE at < %s;
+
+-- name: sign_in_failures_clear
+DELETE FROM sign_in_failures WHERE subject = %s;
+
+-- name: key_used
+-- (at, key hash, at): a later use only; flushes from several nodes may arrive in any order.
+UPDATE api_keys SET last_used_at = %s WHERE key_hash = %s AND (last_used_at IS NULL OR last_used_at < %s);
+
+-- name: minutes_since
+SELECT minute, accepted, processed FROM minute_counts WHERE account_id = %s AND minute >= %s ORDER BY minute;
 
 -- ============================================================ dead letters
 

@@ -20,6 +20,7 @@ from openengage import metrics
 from openengage.errors import CommitUnknown, StoreUnavailable
 from openengage.rules.dates import now_ms
 from openengage.store import migrations
+from openengage.store.access import Access
 from openengage.store.base import Claim, Finish, Outcome, Outgoing, StoreStatus, Submission, TxnOutcome, TxnSubmission
 from openengage.store.dead_letters import DeadLetters
 from openengage.store.messaging import Messaging
@@ -54,9 +55,10 @@ def _forget(task: asyncio.Future[Any]) -> None:
         task.exception()
 
 
-class PostgresStore(Messaging, Reads, DeadLetters):
-    """Administration, reads, most of the dead letters and messaging's admin come from store/admin.py,
-    store/reads.py, store/dead_letters.py and store/messaging.py (which extends Admin), over `self.ex`."""
+class PostgresStore(Messaging, Access, Reads, DeadLetters):
+    """Administration, reads, dashboard access, messaging's admin and most of the dead letters come from
+    store/admin.py, store/reads.py, store/access.py, store/messaging.py and store/dead_letters.py, over
+    `self.ex`."""
 
     # The processor runs two claims at once, on separate connections: while one lane waits on
     # PostgreSQL the other plans, so a node's processor keeps its core busy.

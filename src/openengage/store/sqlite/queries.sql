@@ -199,7 +199,7 @@ INSERT INTO api_keys (member_id, account_id, key_hash, hint, created_at) VALUES 
 UPDATE api_keys SET revoked_at = ?, revoked_reason = ? WHERE member_id = ? AND revoked_at IS NULL;
 
 -- name: keys_of
-SELECT m.email, k.hint, k.created_at, k.revoked_at, k.revoked_reason
+SELECT m.email, k.hint, k.created_at, k.revoked_at, k.revoked_reason, k.last_used_at
 FROM api_keys k JOIN members m ON m.id = k.member_id WHERE k.account_id = ? ORDER BY k.id;
 
 -- name: principal
@@ -243,6 +243,87 @@ FROM rejections WHERE account_id = ? AND id < ? AND (? IS NULL OR user_id = ?) O
 -- name: merges_page
 SELECT id, from_profile, into_profile, anonymous_id, merged_user, user_id, kind, log_id, at
 FROM merges WHERE account_id = ? AND id < ? ORDER BY id DESC LIMIT ?;
+
+-- ============================================================ dashboard access (store/access.py)
+
+-- name: dashboard_secret_get
+SELECT secret FROM dashboard_secret WHERE id = 1;
+
+-- name: dashboard_secret_put
+INSERT INTO dashboard_secret (id, secret) VALUES (1, ?) ON CONFLICT (id) DO NOTHING;
+
+-- name: member_password_put
+UPDATE members SET password_hash = ? WHERE id = ?;
+
+-- name: logins_of
+SELECT id, account_id, password_hash FROM members WHERE email = ? AND password_hash IS NOT NULL ORDER BY id;
+
+-- name: login_link_insert
+INSERT INTO login_links (token_hash, member_id, created_at, expires_at) VALUES (?, ?, ?, ?);
+
+-- name: login_links_prune
+DELETE FROM login_links WHERE expires_at < ?;
+
+-- name: login_links_forget
+DELETE FROM login_links WHERE member_id = ?;
+
+-- name: login_link_use
+-- (now, token hash, now): marks the link used and returns its member, only if it was valid and unused.
+UPDATE login_links SET used_at = ? WHERE token_hash = ? AND used_at IS NULL AND expires_at > ? RETURNING member_id;
+
+-- name: member_email
+SELECT id, email FROM members WHERE id = ?;
+
+-- name: session_insert
+INSERT INTO sessions (token_hash, email, created_at, expires_at) VALUES (?, ?, ?, ?) RETURNING id;
+
+-- name: session_member_insert
+INSERT INTO session_members (session_id, member_id) VALUES (?, ?) ON CONFLICT DO NOTHING;
+
+-- name: session_get
+SELECT id, email, expires_at FROM sessions WHERE token_hash = ? AND expires_at > ?;
+
+-- name: session_memberships
+-- A session's accounts and the members it acts as (member columns as member_get, then the account's).
+SELECT m.id, m.account_id, m.email, m.role, m.permissions,
+       EXISTS (SELECT 1 FROM api_keys k WHERE k.member_id = m.id AND k.revoked_at IS NULL), m.owner,
+       a.name, a.license_code, a.app_id
+FROM session_members s JOIN members m ON m.id = s.member_id JOIN accounts a ON a.id = m.account_id
+WHERE s.session_id = ? ORDER BY a.id;
+
+-- name: session_members_end
+DELETE FROM session_members WHERE session_id IN (SELECT id FROM sessions WHERE token_hash = ?);
+
+-- name: session_end
+DELETE FROM sessions WHERE token_hash = ?;
+
+-- name: session_members_forget
+DELETE FROM session_members WHERE member_id = ?;
+
+-- name: sessions_prune_members
+DELETE FROM session_members WHERE session_id IN (SELECT id FROM sessions WHERE expires_at <= ?);
+
+-- name: sessions_prune
+DELETE FROM sessions WHERE expires_at <= ?;
+
+-- name: sign_in_failures_count
+SELECT count(*) FROM sign_in_failures WHERE subject = ? AND at > ?;
+
+-- name: sign_in_failure_insert
+INSERT INTO sign_in_failures (subject, at) VALUES (?, ?);
+
+-- name: sign_in_failures_prune
+DELETE FROM sign_in_failures WHERE at < ?;
+
+-- name: sign_in_failures_clear
+DELETE FROM sign_in_failures WHERE subject = ?;
+
+-- name: key_used
+-- (at, key hash, at): a later use only; flushes from several nodes may arrive in any order.
+UPDATE api_keys SET last_used_at = ? WHERE key_hash = ? AND (last_used_at IS NULL OR last_used_at < ?);
+
+-- name: minutes_since
+SELECT minute, accepted, processed FROM minute_counts WHERE account_id = ? AND minute >= ? ORDER BY minute;
 
 -- ============================================================ dead letters
 

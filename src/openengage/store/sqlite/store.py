@@ -26,6 +26,7 @@ from typing import Any, TypeVar
 from openengage import metrics
 from openengage.errors import CommitUnknown, StoreUnavailable
 from openengage.store import common, migrations
+from openengage.store.access import Access
 from openengage.store.base import Claim, Finish, Outcome, Outgoing, StoreStatus, Submission, TxnOutcome, TxnSubmission
 from openengage.store.dead_letters import DeadLetters
 from openengage.store.messaging import Messaging
@@ -69,9 +70,10 @@ def _commit_error(exc: sqlite3.Error) -> StoreUnavailable:
     return StoreUnavailable(f"SQLite cannot commit: {exc}")
 
 
-class SqliteStore(Messaging, Reads, DeadLetters):
-    """Administration, reads, most of the dead letters and messaging's admin come from store/admin.py,
-    store/reads.py, store/dead_letters.py and store/messaging.py (which extends Admin), over `self.ex`."""
+class SqliteStore(Messaging, Access, Reads, DeadLetters):
+    """Administration, reads, dashboard access, messaging's admin and most of the dead letters come from
+    store/admin.py, store/reads.py, store/access.py, store/messaging.py and store/dead_letters.py, over
+    `self.ex`."""
 
     processing_lanes = 1  # one writer on the store file: a second lane would only wait for the lock
 
