@@ -954,7 +954,7 @@ def channels_set(
 ) -> None:
     """Set up the account's email or webhook channel. A webhook's signing secret is made the first time
     (or with --rotate-secret) and shown once."""
-    from openengage.messaging.channels import email_config, webhook_config
+    from openengage.rules.channel_config import email_config, webhook_config
 
     secret: str | None = None
     if kind == "email":

@@ -6,8 +6,8 @@ from typing import Any
 
 import httpx2 as httpx
 
-from openengage.messaging.channels import email_config, webhook_config
 from openengage.messaging.sender import Sender
+from openengage.rules.channel_config import email_config, webhook_config
 from openengage.store.base import Campaign
 from tests.support.harness import Harness
 from tests.support.smtp import SmtpSink

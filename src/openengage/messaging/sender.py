@@ -36,6 +36,7 @@ from openengage.messaging import channels
 from openengage.messaging.channels import DeliveryError
 from openengage.records import encode_records
 from openengage.rules import templates
+from openengage.rules.channel_config import parse_smtp_url
 from openengage.rules.dates import format_ms, now_ms
 from openengage.rules.system_events import delivery_event
 from openengage.store.base import Campaign, Channel, Finish, Outgoing, Store
@@ -309,7 +310,7 @@ class Sender:
                 rendered.html,
                 channels.message_id(m.txn_id, sender, suffix),
             )
-            await self.smtp.send(channels.parse_smtp_url(channel.config["smtp_url"]), msg)
+            await self.smtp.send(parse_smtp_url(channel.config["smtp_url"]), msg)
         else:
             body = msgspec.json.encode(
                 {

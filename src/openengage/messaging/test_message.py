@@ -11,6 +11,7 @@ import msgspec
 from openengage.errors import OpenEngageError
 from openengage.messaging import channels
 from openengage.messaging.channels import DeliveryError
+from openengage.rules.channel_config import check_address, parse_smtp_url
 from openengage.rules.dates import format_ms, now_ms
 from openengage.store.base import Channel
 
@@ -28,7 +29,7 @@ async def send_test(channel: Channel, to: str | None, license_code: str) -> str:
         if channel.kind == "email":
             if not to:
                 raise TestFailed("a test email needs an address to send to")
-            channels.check_address(to)
+            check_address(to)
             sender = channel.config["from"]
             msg = channels.build_email(
                 sender,
@@ -40,7 +41,7 @@ async def send_test(channel: Channel, to: str | None, license_code: str) -> str:
             )
             pool = channels.SmtpPool()
             try:
-                await pool.send(channels.parse_smtp_url(channel.config["smtp_url"]), msg)
+                await pool.send(parse_smtp_url(channel.config["smtp_url"]), msg)
             finally:
                 await pool.close()
             return f"test email sent to {to} through {channel.config.get('smtp_display', '')}"
