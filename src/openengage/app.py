@@ -24,6 +24,7 @@ from openengage.api.unavailable import store_unavailable
 from openengage.dashboard import Dashboard
 from openengage.errors import StoreUnavailable
 from openengage.lifecycle import tune_gc
+from openengage.messaging.test_message import send_test
 from openengage.settings import Settings
 from openengage.store import open_store
 from openengage.store.groupcommit import GroupCommitter
@@ -66,7 +67,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     """The application. Without settings they are read from OPENENGAGE_*."""
     if settings is None:
         settings = Settings.from_env()
-    dashboard = Dashboard(settings)
+    dashboard = Dashboard(settings, extras={"send_test": send_test})  # messaging's, for the channels page
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[dict[str, Any]]:

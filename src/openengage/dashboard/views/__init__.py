@@ -9,6 +9,7 @@ MODULES = (
     "integrations",
     "team",
     "audit",
+    "messaging",
 )
 
 
