@@ -165,6 +165,14 @@ class Sender:
             finish = await self._attempt(m)
         except asyncio.CancelledError:
             raise
+        except StoreUnavailable as exc:  # a read before the send failed: nothing went out, nothing to record
+            log.warning(
+                "message %d: store unavailable (%s); retried once its lease runs out",
+                m.id,
+                exc,
+                extra={"action": "sender"},
+            )
+            return
         except Exception as exc:  # a bug must not kill the loop: retried like a transient failure
             log.exception("delivering message %d failed", m.id, extra={"action": "sender"})
             finish = self._failed(m, f"internal error: {type(exc).__name__}", False)
@@ -175,9 +183,16 @@ class Sender:
         now = now_ms()
         if now >= m.expires_at:
             return self._with_event(
-                m, Finish("expired", "expired", "the ttl ran out before it could be sent", now, close="expired",
-                          close_detail="the ttl ran out"),
-            )  # fmt: skip
+                m,
+                Finish(
+                    "expired",
+                    "expired",
+                    "the ttl ran out before it could be sent",
+                    now,
+                    close="expired",
+                    close_detail="the ttl ran out",
+                ),
+            )
         try:
             await self._send(m)
         except DeliveryError as exc:
@@ -215,8 +230,9 @@ class Sender:
         while True:
             try:
                 if not await self._record(m, f):
-                    log.warning("message %d: lease lost before its outcome was recorded", m.id,
-                                extra={"action": "sender"})  # fmt: skip
+                    log.warning(
+                        "message %d: lease lost before its outcome was recorded", m.id, extra={"action": "sender"}
+                    )
                 elif f.status == "sent":
                     self.sent += 1
                 elif f.status != "queued":
