@@ -2,7 +2,9 @@
 
 The same pattern as the ingest log's GroupCommitter (store/groupcommit.py): every request hands its
 TxnSubmission to `submit` and waits; one drain task commits everything queued in one transaction (one
-fsync) and answers each waiter once it is durable.
+fsync) and answers each waiter once it is durable. A store whose commits wait on a server (PostgreSQL,
+`append_concurrency = 2`) gets two drain tasks, so two commits are in flight; their transactions were
+concurrent, and the store's locks (the txn ids', the rate window's) order what they decide.
 """
 
 from __future__ import annotations
@@ -23,30 +25,33 @@ class TransactionCommitter:
         self.max_batch = max_batch
         self._queue: list[tuple[TxnSubmission, asyncio.Future[TxnOutcome]]] = []
         self._wake = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
+        self._tasks: list[asyncio.Task[None]] = []
         self._stopping = False
+        self.in_flight = max(1, int(getattr(store, "append_concurrency", 1)))
 
     def start(self) -> None:
-        if self._task is None:
-            self._task = asyncio.get_running_loop().create_task(self._drain())
+        if not self._tasks:
+            loop = asyncio.get_running_loop()
+            self._tasks = [loop.create_task(self._drain()) for _ in range(self.in_flight)]
 
     async def stop(self, timeout: float = 5.0) -> None:
         """Commit what is queued, then stop; what is left after `timeout` fails with StoreUnavailable."""
         self._stopping = True
         self._wake.set()
-        if self._task is not None:
-            await asyncio.wait([self._task], timeout=timeout)
-            self._task.cancel()
+        if self._tasks:
+            await asyncio.wait(self._tasks, timeout=timeout)
+        for task in self._tasks:
+            task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+                await task
+        self._tasks = []
         for _, fut in self._queue:
             if not fut.done():
                 fut.set_exception(StoreUnavailable("the server is shutting down"))
         self._queue.clear()
 
     async def submit(self, submission: TxnSubmission) -> TxnOutcome:
-        if self._stopping and self._task is None:
+        if self._stopping and not self._tasks:
             raise StoreUnavailable("the server is shutting down")
         fut: asyncio.Future[TxnOutcome] = asyncio.get_running_loop().create_future()
         self._queue.append((submission, fut))
@@ -63,6 +68,8 @@ class TransactionCommitter:
                 continue
             await asyncio.sleep(0)  # let handlers already runnable join this commit
             batch, self._queue = self._queue[: self.max_batch], self._queue[self.max_batch :]
+            if not batch:  # another drain task took everything
+                continue
             try:
                 outcomes = await self.store.enqueue([sub for sub, _ in batch])
             except Exception as exc:  # the whole batch failed: every waiter gets the error
