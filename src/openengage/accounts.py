@@ -101,6 +101,11 @@ DEFAULT_LIMITS: dict[str, int] = {
     "bulk": 500,
     "moengage-users": 10000,
     "moengage-events": 30000,
+    # WebEngage getting-started and Business Events pages: GDPR API 100 per minute, creating business
+    # events 1 per minute, triggering them 500 (issue #10)
+    "gdpr": 100,
+    "business-definitions": 1,
+    "business-events": 500,
     "transactions": 100,  # WebEngage's Transactional Campaign API: 100 per minute
 }
 MAX_LIMIT = 2**31 - 1  # limits are 32-bit integers in the store

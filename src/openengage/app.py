@@ -15,7 +15,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp
 
-from openengage.api import moengage, read, transactions, webengage
+from openengage.api import business, gdpr, moengage, read, transactions, webengage
 from openengage.api import webengage_responses as we
 from openengage.api.auth import AuthCache
 from openengage.api.observe import Observe, healthz, metrics_endpoint
@@ -98,6 +98,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
     routes += webengage.routes
     routes += moengage.routes
     routes += read.routes
+    routes += gdpr.routes  # messaging (#10): GDPR requests and business events
+    routes += business.routes
     routes += transactions.routes
     routes.append(Route("/metrics", metrics_endpoint, methods=["GET"]))
     routes += dashboard.routes()  # GET / redirects to /dashboard/; everything else under /dashboard/

@@ -218,6 +218,12 @@ def main() -> None:
 @click.option(
     "--log-format", default=None, type=click.Choice(["text", "json"]), help="Log lines as text (default) or JSON."
 )
+@click.option(
+    "--gdpr-pending-days",
+    default=None,
+    type=click.IntRange(0, 3650),
+    help="Days a GDPR erasure stays pending (cancellable) before it runs. Default: 7",
+)
 def serve(
     database_url: str | None,
     host: str | None,
@@ -227,6 +233,7 @@ def serve(
     sender: bool | None,
     migrate: bool | None,
     log_format: str | None,
+    gdpr_pending_days: int | None,
 ) -> None:
     """Run the HTTP API and the processor. On an empty store, create and print a first account."""
     from openengage.serve import serve as run_server
@@ -240,6 +247,7 @@ def serve(
         sender=sender,
         migrate=migrate,
         log_format=log_format,
+        gdpr_pending_days=gdpr_pending_days,
     )
     try:
         status = run_server(settings)

@@ -39,7 +39,7 @@ from openengage.errors import ConfigError
 from openengage.lifecycle import die_with_parent, setup_logging, tune_gc
 from openengage.messaging.sender import Sender
 from openengage.metrics import MULTIPROC_ENV
-from openengage.processor import worker
+from openengage.processor import eraser, worker
 from openengage.protocol import Limits, protocol_class
 from openengage.settings import Settings
 from openengage.store import open_store
@@ -140,13 +140,17 @@ async def _run_processor(settings: Settings, burst: bool) -> int:
     await store.open()
     try:
         if burst:
-            return await worker.drain(store, settings.batch_records)
+            applied = await worker.drain(store, settings.batch_records)
+            await eraser.once(store)  # GDPR erasures due now (docs/privacy.md)
+            return applied
         tune_gc()
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
-        await worker.run(store, stop, settings.batch_records, settings.poll_interval)
+        await asyncio.gather(
+            worker.run(store, stop, settings.batch_records, settings.poll_interval), eraser.run(store, stop)
+        )
         return 0
     finally:
         await store.close()

@@ -49,6 +49,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("store_timeout", 10.0, "PostgreSQL: seconds one store operation may take before 503."),
     Setting("retry_after", 5, "Retry-After seconds on a 503 while the store is unavailable."),
     Setting("min_free_mb", 256, "SQLite: ingest answers 503 when the disk has less free space (MiB) than this."),
+    # GDPR (docs/privacy.md)
+    Setting("gdpr_pending_days", 7, "Days a GDPR erasure request stays pending (cancellable) before it runs."),
     # messaging (docs/messaging.md "Outbox and sender")
     Setting("sender", True, "Whether `serve` runs the message sender (transactional email and webhooks)."),
     Setting("sender_lease", 60.0, "Seconds a sender holds a message it is delivering before another may retry it."),
@@ -105,6 +107,7 @@ class Settings:
     store_timeout: float = 10.0
     retry_after: int = 5
     min_free_mb: int = 256
+    gdpr_pending_days: int = 7
     sender: bool = True
     sender_lease: float = 60.0
     sender_concurrency: int = 16
@@ -137,6 +140,8 @@ class Settings:
                 raise ConfigError(f"Setting '{name}' must be greater than 0.")
         if self.shutdown_timeout < 0 or self.min_free_mb < 0:
             raise ConfigError("Settings 'shutdown_timeout' and 'min_free_mb' cannot be negative.")
+        if not 0 <= self.gdpr_pending_days <= 3650:
+            raise ConfigError("Setting 'gdpr_pending_days' must be a whole number of days from 0 to 3650.")
         if self.sync not in ("full", "normal"):
             raise ConfigError(f"Setting 'sync' has value '{self.sync}'. Use 'full' or 'normal'.")
         if self.workers < 1:

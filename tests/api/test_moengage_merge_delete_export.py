@@ -37,7 +37,11 @@ def test_rudder_merge_moves_data_and_events_and_is_in_the_ledger(api: Harness) -
     assert profile["firstName"] == "Kept"
     assert profile["attributes"] == {"plan": "silver", "x": 1}
     assert [d["device_id"] for d in profile["devices"]] == ["dev"]
-    assert [e["eventName"] for e in api.events(RETAINED)["events"]] == ["Bought", "Browsed"]
+    events = api.events(RETAINED)["events"]
+    # Newest first: the merge events the vendor adds (#10), then both users' events.
+    assert [e["eventName"] for e in events] == ["MOE_USER_MERGED", "MOE_USER_MERGE_EVENT", "Bought", "Browsed"]
+    assert [e["userId"] for e in events[:2]] == [RETAINED, MERGED]
+    assert events[0]["eventData"] == {"merged_user": MERGED, "retained_user": RETAINED}
     # the merged user's id now resolves to the retained profile
     assert api.profile(MERGED)["userId"] == RETAINED
     (ledger,) = api.data("/merges")["merges"]
@@ -148,7 +152,8 @@ def test_export_every_field_and_users_not_found(api: Harness) -> None:
         "email": "py@moe.test",
         "plan": "gold",
     }
-    assert set(attributes) == {"customer_id", "name", "mobile", "email", "plan", "first_seen", "last_seen"}
+    assert set(attributes) == {"customer_id", "id", "name", "mobile", "email", "plan", "first_seen", "last_seen"}
+    assert len(attributes["id"]) == 24  # the MoEngage ID (#10)
 
 
 def test_export_is_a_read_and_is_not_queued(api: Harness) -> None:

@@ -66,7 +66,8 @@ def test_every_endpoint_end_to_end(database_url: str) -> None:
         assert profile["attributes"]["extra"] == 1  # merged in
         assert profile["devices"][0]["device_id"] == "7e32188a4dab669f"
         events = client.get(f"/v1/accounts/{lc}/users/rudder123/events", headers=read).json()["response"]["data"]
-        assert [e["eventName"] for e in events["events"]] == ["Order Completed"]
+        names = [e["eventName"] for e in events["events"]]
+        assert names == ["MOE_USER_MERGED", "MOE_USER_MERGE_EVENT", "Order Completed"]  # merge events (#10)
         john = client.get(f"/v1/accounts/{lc}/users/john@example.com/events", headers=read).json()["response"]["data"]
         assert len(john["events"]) == 2
         assert client.get(f"/v1/accounts/{lc}/users/to-delete", headers=read).status_code == 404

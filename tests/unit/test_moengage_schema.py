@@ -585,24 +585,43 @@ def test_merge_refusals(payload: dict[str, Any], error_type: str, message: str, 
 
 
 def test_delete() -> None:
-    assert schema.parse_delete(fx.DELETE).user_id == "6416d1a318r98264512c0f89"
+    assert schema.parse_delete(fx.DELETE) == ("customer_id", "6416d1a318r98264512c0f89")
     assert refused(schema.parse_delete, {"identity_value": "x"}).message == "identity_type is not found in the payload"
-    exc = refused(schema.parse_delete, {"identity_type": "moengage_id", "identity_value": "x"})
-    assert exc.message == "identity_type 'moengage_id' is not supported; use customer_id"
+    # The MoEngage ID, under both documented names (#10); the API resolves it to the user.
+    for kind in ("moengage_id", "id"):
+        assert schema.parse_delete({"identity_type": kind, "identity_value": "x"}) == (kind, "x")
+        exc = refused(schema.parse_delete, {"identity_type": kind, "identity_value": 5})
+        assert exc.message == "identity_value is expected to be String or Unicode String"
+    exc = refused(schema.parse_delete, {"identity_type": "email", "identity_value": "a@b.c"})
+    assert exc.message == "identity_type 'email' is not supported; use one of customer_id, moengage_id, id"
     exc = refused(schema.parse_delete, {"identity_type": "customer_id"})
     assert exc.message == "identity_value is not found in the payload"
+    exc = refused(schema.parse_delete, {"identity_type": "moengage_id", "identity_value": " "})
+    assert exc.message == "identity_value can not be empty Unicode String"
 
 
 def test_export() -> None:
     query = schema.parse_export(fx.EXPORT)
-    assert (query.customer_ids, query.fields) == (["john_doe"], ["last_name", "customer_id", "name"])
+    assert (query.identifiers, query.fields) == ([("customer_id", "john_doe")], ["last_name", "customer_id", "name"])
     assert refused(schema.parse_export, {}).message == "data is not found in the payload"
     assert refused(schema.parse_export, {"data": {}}).message == "identifiers is not found in the payload"
     many = {"data": {"identifiers": [{"identifier_type": "customer_id", "identifier": f"u{i}"} for i in range(21)]}}
     exc = refused(schema.parse_export, many)
     assert (exc.type, exc.message, exc.attribute) == ("LimitBreached", "max limit allowed is 20", "users")
     by_id = {"data": {"identifiers": [{"identifier_type": "id", "identifier": "62e79fb15ada55x123g987bu"}]}}
-    assert refused(schema.parse_export, by_id).message == "identifier_type 'id' is not supported; use customer_id"
+    assert schema.parse_export(by_id).identifiers == [("id", "62e79fb15ada55x123g987bu")]
+    by_uid = {"data": {"identifiers": [{"identifier_type": "uid", "identifier": "x"}]}}
+    message = "identifier_type 'uid' is not supported; use one of customer_id, moengage_id, id"
+    assert refused(schema.parse_export, by_uid).message == message
+
+
+def test_dots_in_event_names_get_a_space_as_the_vendor_ingests_them() -> None:
+    """MoEngage's Data Tracking Policy: "event.name will be ingested as event. Name (with a space)"."""
+    (record,) = schema.parse_event({"customer_id": "u", "actions": [{"action": "cart.item.added"}]})
+    assert record.name == "cart. item. added"
+    (record,) = schema.parse_event({"customer_id": "u", "actions": [{"action": "v1.", "attributes": {"a.b": 1}}]})
+    assert (record.name, record.data) == ("v1. ", {"a.b": 1})  # attribute names keep their dots
+    assert schema.vendor_event_name("no dots") == "no dots"
 
 
 def test_check_account() -> None:

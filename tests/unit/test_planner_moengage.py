@@ -108,8 +108,13 @@ def test_merge_moves_data_events_and_identity_and_writes_the_ledger() -> None:
     assert fx.deletes == [10]
     assert fx.profiles[20].data.attributes == {"plan": "silver", "city": "Pune"}
     assert fx.identities[(ACC, "u", "merged")] == 20
-    (event,) = fx.events
-    assert event.profile_id == 20
+    # The vendor's merge events (#10), then the later event: all on the retained profile.
+    assert [(e.name, e.user_id, e.profile_id) for e in fx.events] == [
+        ("MOE_USER_MERGE_EVENT", "merged", 20),
+        ("MOE_USER_MERGED", "retained", 20),
+        ("Later", "merged", 20),
+    ]
+    assert len({e.id for e in fx.events}) == 3
     (ledger,) = fx.merges
     assert (ledger.kind, ledger.from_profile, ledger.into_profile, ledger.merged_user, ledger.user_id) == (
         "merge",

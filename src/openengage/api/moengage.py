@@ -25,7 +25,7 @@ from openengage.api import moengage_errors as err
 from openengage.api import moengage_responses as moe
 from openengage.api import moengage_schema as schema
 from openengage.api.body import TooLarge, is_json, read_body
-from openengage.api.moengage_attributes import export_user
+from openengage.api.moengage_attributes import export_user, moengage_id, profile_id_of
 from openengage.api.moengage_errors import Invalid
 from openengage.api.services import Services, services
 from openengage.errors import StoreUnavailable
@@ -155,6 +155,7 @@ class Ingest:
 
     records: list[Record]
     costs: tuple[tuple[str, int], ...]
+    moengage_id: str | None = None  # Delete by MoEngage ID: resolved to the user before the append
 
 
 def submission(account: Account, plan: Ingest) -> Submission:
@@ -178,7 +179,8 @@ def server_error(request_id: str) -> Response:
     return moe.fail(failure.status, failure.type, failure.message, request_id)
 
 
-Check = Callable[[Services, Account, Ingest], Awaitable[None]]
+# Runs after the body is parsed, before the append: may refuse (Invalid) or rewrite what is appended.
+Check = Callable[[Services, Account, Ingest], Awaitable[Ingest]]
 
 
 def ingest_route(
@@ -194,7 +196,7 @@ def ingest_route(
             account = await authenticate(request, svc)
             plan = parse(await read_json(request))
             if check is not None:
-                await check(svc, account, plan)
+                plan = await check(svc, account, plan)
             outcome = await svc.committer.submit(submission(account, plan))
             headers = outcome_headers(svc, account.id, outcome)
             if outcome.status == "limited":
@@ -238,11 +240,21 @@ def merge(body: dict[str, Any]) -> Ingest:
 
 
 def delete(body: dict[str, Any]) -> Ingest:
-    return Ingest([schema.parse_delete(body)], ((USERS, 1),))
+    kind, value = schema.parse_delete(body)
+    if kind == schema.CUSTOMER_ID:
+        return Ingest([DeleteRecord(value)], ((USERS, 1),))
+    return Ingest([], ((USERS, 1),), moengage_id=value)
 
 
-async def user_exists(svc: Services, account: Account, plan: Ingest) -> None:
-    """Delete answers the documented 400 for an unknown user, unless accepted records may still create it."""
+async def user_exists(svc: Services, account: Account, plan: Ingest) -> Ingest:
+    """Delete answers the documented 400 for an unknown user, unless accepted records may still create it.
+    A MoEngage ID names a stored profile: it is resolved here to the user's customer_id."""
+    if plan.moengage_id is not None:
+        pid = profile_id_of(plan.moengage_id)
+        found = None if pid is None else await svc.store.profile_by_id(account.id, pid)
+        if found is None or found.data.user_id is None:
+            raise Invalid(f"User doesn't exists with moengage id {plan.moengage_id}", err.NOT_FOUND)
+        return Ingest([DeleteRecord(found.data.user_id)], plan.costs)
     for record in plan.records:
         if not isinstance(record, DeleteRecord):
             continue
@@ -250,6 +262,7 @@ async def user_exists(svc: Services, account: Account, plan: Ingest) -> None:
             continue
         if (await svc.store.stats(account.id)).pending == 0:
             raise Invalid(f"User doesn't exists with customer id {record.user_id}", err.NOT_FOUND)
+    return plan
 
 
 # ---------------------------------------------------------------- Get User (a read, not ingestion)
@@ -264,13 +277,19 @@ async def export(request: Request) -> Response:
         store = svc.store
         users: list[dict[str, Any]] = []
         not_found: list[dict[str, str]] = []
-        for customer_id in query.customer_ids:
-            found = await store.profile(account.id, "u", customer_id)
+        for kind, identifier in query.identifiers:
+            if kind == schema.CUSTOMER_ID:
+                found = await store.profile(account.id, "u", identifier)
+            else:
+                pid = profile_id_of(identifier)
+                found = None if pid is None else await store.profile_by_id(account.id, pid)
             if found is None:
-                not_found.append({"identifier_type": "customer_id", "identifier": customer_id})
+                not_found.append({"identifier_type": kind, "identifier": identifier})
                 continue
             d = found.data
-            attributes = export_user(d.user_id, d.system, d.attributes, d.first_seen, d.last_seen, query.fields)
+            attributes = export_user(
+                d.user_id, d.system, d.attributes, d.first_seen, d.last_seen, query.fields, moengage_id(found.id)
+            )
             users.append({"user_attributes": attributes})
         return moe.export(request_id, {"users_not_found": not_found, "users": users})
     except Invalid as exc:

@@ -12,15 +12,16 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from openengage import reasons
 from openengage.api import moengage_errors as err
 from openengage.records import Drop
 from openengage.rules.dates import format_ms, parse_iso
 
-# Drop reasons the processor records (details in processor/planner.py).
-R_INVALID_VALUE = "invalid_value"
-R_RESERVED_NAME = "reserved_name"
-R_PLATFORM_MISMATCH = "platform_mismatch"
-R_UNKNOWN_FIELD = "unknown_field"
+# Drop reasons the processor records (their home: openengage/reasons.py).
+R_INVALID_VALUE = reasons.INVALID_VALUE
+R_RESERVED_NAME = reasons.RESERVED_NAME
+R_PLATFORM_MISMATCH = reasons.PLATFORM_MISMATCH
+R_UNKNOWN_FIELD = reasons.UNKNOWN_FIELD
 
 # Value kinds of standard attributes.
 TEXT = "String"
@@ -219,9 +220,13 @@ def export_user(
     first_seen: int | None,
     last_seen: int | None,
     fields: Iterable[str] | None,
+    moengage_id: str | None = None,
 ) -> dict[str, Any]:
-    """`user_attributes` of one exported user: standard attributes under MoEngage names, then custom ones."""
+    """`user_attributes` of one exported user: `customer_id`, the MoEngage ID (`id`), standard attributes under
+    MoEngage names, then custom ones."""
     out: dict[str, Any] = {"customer_id": user_id}
+    if moengage_id is not None:
+        out["id"] = moengage_id
     for field, value in system.items():
         if field == "emailOptIn":
             out["moe_unsubscribe"] = not value
@@ -237,3 +242,25 @@ def export_user(
         return out
     wanted = set(fields)
     return {k: v for k, v in out.items() if k in wanted}
+
+
+# ---------------------------------------------------------------- the MoEngage ID
+
+MOENGAGE_ID_DIGITS = 24  # like the vendor's ids (`62e79fb15ada55x123g987bu`): 24 characters
+_MOENGAGE_ID = re.compile(r"[0-9a-f]{24}")
+_MAX_PROFILE_ID = 2**63 - 1
+
+
+def moengage_id(profile_id: int) -> str:
+    """A profile's MoEngage ID: its internal number in 24 hex digits. Stable for the profile's life (a
+    merge keeps the retained user's); a user deleted and created again gets a new one, as at MoEngage."""
+    return f"{profile_id:0{MOENGAGE_ID_DIGITS}x}"
+
+
+def profile_id_of(value: str) -> int | None:
+    """The profile a MoEngage ID names, or None when it cannot name one."""
+    text = value.strip().lower()
+    if not _MOENGAGE_ID.fullmatch(text):
+        return None
+    number = int(text, 16)
+    return number if 0 < number <= _MAX_PROFILE_ID else None

@@ -22,7 +22,7 @@ from openengage.api import moengage_attributes as attrs
 from openengage.api import moengage_errors as err
 from openengage.api.guard import NUL_TEXT, describe, nul_path, too_deep
 from openengage.api.moengage_errors import Invalid
-from openengage.records import DeleteRecord, DeviceRecord, Drop, EventRecord, MergeRecord, Record, UnsetRule, UserRecord
+from openengage.records import DeviceRecord, Drop, EventRecord, MergeRecord, Record, UnsetRule, UserRecord
 from openengage.rules.dates import SUPPORTED_RANGE, epoch_text_to_ms, epoch_to_ms, in_range, out_of_range, parse_iso
 
 MAX_BODY_BYTES = 128 * 1024
@@ -331,7 +331,13 @@ def _action_name(action: Any) -> str:
         raise Invalid("action is expected to be String", "Malformed JSON", "action")
     if not name.strip():
         raise err.empty_string("action")
-    return name
+    return vendor_event_name(name)
+
+
+def vendor_event_name(name: str) -> str:
+    """An event name as MoEngage ingests it: every "." followed by a space ("event.name" -> "event. name";
+    the vendor's Data Tracking Policy). Attribute names keep their dots."""
+    return name.replace(".", ". ") if "." in name else name
 
 
 def _context(action: dict[str, Any], context: dict[str, Any], offset: int | None) -> None:
@@ -458,20 +464,50 @@ def parse_merge(obj: dict[str, Any]) -> list[MergeRecord]:
     return records
 
 
-def parse_delete(obj: dict[str, Any]) -> DeleteRecord:
-    identity_type = obj.get("identity_type")
-    if identity_type is None:
-        raise err.missing("identity_type")
-    if identity_type != "customer_id":
+# Identifier types of Delete User and Get User: `customer_id`, and the MoEngage ID, documented as
+# `moengage_id` (the enums) and as `id` (Get User's example, the rendered Delete page's enum).
+CUSTOMER_ID = "customer_id"
+MOENGAGE_ID_TYPES = ("moengage_id", "id")
+IDENTIFIER_TYPES = (CUSTOMER_ID, *MOENGAGE_ID_TYPES)
+
+
+def _identifier(kind: Any, value: Any, type_field: str, value_field: str) -> tuple[str, str]:
+    """(identifier type, identifier) of a Delete or Get User identity."""
+    if kind is None:
+        raise err.missing(type_field)
+    if kind not in IDENTIFIER_TYPES:
         raise Invalid(
-            f"identity_type '{identity_type}' is not supported; use customer_id", err.VALUE_ERROR, "identity_type"
+            f"{type_field} '{kind}' is not supported; use one of {', '.join(IDENTIFIER_TYPES)}",
+            err.VALUE_ERROR,
+            type_field,
         )
-    return DeleteRecord(customer_id(obj.get("identity_value"), "identity_value"))
+    if kind == CUSTOMER_ID:
+        return kind, customer_id(value, value_field)
+    if value is None:
+        raise err.missing(value_field)
+    if not isinstance(value, str):
+        raise err.expected(value_field, "String or Unicode String")
+    if not value.strip():
+        raise err.empty_string(value_field)
+    if len(value) > MAX_ID_LENGTH:
+        raise Invalid(
+            f"{value_field} can be of maximum {MAX_ID_LENGTH} characters (got {len(value)})",
+            err.VALUE_ERROR,
+            value_field,
+        )
+    if "\x00" in value:
+        raise Invalid(f"{value_field} contains {NUL_TEXT}", err.VALUE_ERROR, value_field)
+    return str(kind), value
+
+
+def parse_delete(obj: dict[str, Any]) -> tuple[str, str]:
+    """(identity type, identity value): a customer_id, or a MoEngage ID the API resolves to its user."""
+    return _identifier(obj.get("identity_type"), obj.get("identity_value"), "identity_type", "identity_value")
 
 
 @dataclasses.dataclass(frozen=True)
 class Export:
-    customer_ids: list[str]
+    identifiers: list[tuple[str, str]]  # (identifier_type as sent, identifier)
     fields: list[str] | None  # None: every attribute
 
 
@@ -480,18 +516,12 @@ def parse_export(obj: dict[str, Any]) -> Export:
     identifiers = _array(data, "identifiers")
     if len(identifiers) > MAX_EXPORT_IDS:
         raise Invalid(f"max limit allowed is {MAX_EXPORT_IDS}", err.LIMIT_BREACHED, "users")
-    ids: list[str] = []
+    ids: list[tuple[str, str]] = []
     for identifier in identifiers:
         if not isinstance(identifier, dict):
             raise err.expected("identifiers", "Array of JSON Objects")
         kind = identifier.get("identifier_type")
-        if kind is None:
-            raise err.missing("identifier_type")
-        if kind != "customer_id":
-            raise Invalid(
-                f"identifier_type '{kind}' is not supported; use customer_id", err.VALUE_ERROR, "identifier_type"
-            )
-        ids.append(customer_id(identifier.get("identifier"), "identifier"))
+        ids.append(_identifier(kind, identifier.get("identifier"), "identifier_type", "identifier"))
     fields = data.get("user_fields_to_export")
     if fields is not None and (not isinstance(fields, list) or not all(isinstance(f, str) for f in fields)):
         raise err.expected("user_fields_to_export", "Array of Strings")

@@ -51,23 +51,29 @@ def response_format(request: Request) -> str:
     return fmt
 
 
-async def authenticate(request: Request, fmt: str, svc: Services | None = None) -> Account:
-    """The account of the license code in the path, if the Bearer key may act on it."""
+ErrorShape = Callable[[int, str, str], Response]
+
+
+async def authenticate(
+    request: Request, fmt: str, svc: Services | None = None, error: ErrorShape = we.error
+) -> Account:
+    """The account of the license code in the path, if the Bearer key may act on it. Refusals are shaped
+    by `error` (the WebEngage container; the GDPR API has its own shape)."""
     svc = svc or services(request)
     license_code = request.path_params["license_code"]
     # A NUL cannot be in any license code, and PostgreSQL would refuse the lookup: not found, unasked.
     account = None if "\x00" in license_code else await svc.auth.account_by_license(license_code)
     if account is None:
-        raise Refused(we.error(404, f"Error: no account with license code '{license_code}'.", fmt))
+        raise Refused(error(404, f"Error: no account with license code '{license_code}'.", fmt))
     token = bearer_token(request.headers.get("authorization"))
     if token is None:
-        raise Refused(we.error(401, "Error: Unauthorized: send the header Authorization: Bearer <YOUR_API_KEY>.", fmt))
+        raise Refused(error(401, "Error: Unauthorized: send the header Authorization: Bearer <YOUR_API_KEY>.", fmt))
     principal = await svc.auth.principal(token)
     if principal is None or principal.account_id != account.id:
-        raise Refused(we.error(401, "Error: Unauthorized: the API key is invalid or has been revoked.", fmt))
+        raise Refused(error(401, "Error: Unauthorized: the API key is invalid or has been revoked.", fmt))
     if not can_authenticate_rest(principal.permissions):
         raise Refused(
-            we.error(
+            error(
                 401,
                 "Error: Unauthorized: the key's team member needs the Account Management and Update Data permissions.",
                 fmt,

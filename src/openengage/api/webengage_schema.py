@@ -16,6 +16,7 @@ from typing import Any
 
 import msgspec
 
+from openengage import reasons
 from openengage.api.guard import MAX_DEPTH, NUL_ESCAPE, NUL_TEXT, big_numbers, describe, nul_path, too_deep
 from openengage.records import Drop, EventRecord, RawEventRecord, UserRecord
 from openengage.rules.dates import DOCUMENTED_FORMAT, SUPPORTED_RANGE, epoch_to_ms, out_of_range, parse_iso
@@ -136,7 +137,7 @@ def _ids(obj: dict[str, Any]) -> tuple[str | None, str | None]:
 def _unknown(obj: dict[str, Any], known: frozenset[str]) -> list[Drop]:
     if obj.keys() <= known:  # the common case, checked in C
         return []
-    return [Drop(key, "unknown_field", value) for key, value in obj.items() if key not in known]
+    return [Drop(key, reasons.UNKNOWN_FIELD, value) for key, value in obj.items() if key not in known]
 
 
 def _date(field: str, value: str) -> int:

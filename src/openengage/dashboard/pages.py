@@ -33,6 +33,7 @@ NAV_ORDER = (
     "debugger",
     "data",
     "data-quality",
+    "business-events",  # #10: not in DESIGN's table; after the data pages
     "integrations/rest-api",
     "integrations/data-api",
     "integrations/channels",

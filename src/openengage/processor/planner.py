@@ -10,10 +10,11 @@ import dataclasses
 from collections.abc import Iterable, Sequence
 from typing import Any, NamedTuple
 
+from openengage import reasons
 from openengage.records import DeleteRecord, DeviceRecord, Drop, EventRecord, MergeRecord, UserRecord
 from openengage.rules import attributes as attrs
 from openengage.rules.identity import Identify, ProfileData, identify_action, merge_into
-from openengage.rules.system_events import is_system_event
+from openengage.rules.system_events import MOE_USER_MERGE_EVENT, MOE_USER_MERGED, is_system_event
 from openengage.store.base import (
     Effects,
     EventRow,
@@ -28,11 +29,13 @@ from openengage.store.base import (
 USER_SCOPE = "user"
 EVENT_SCOPE_PREFIX = "event:"
 
-R_ANON_CONFLICT = "anonymous_id_conflict"
-R_USER_NOT_FOUND = "user_not_found"
-R_SYSTEM_EVENT = "system_event"
-R_DEVICE_LIMIT = "device_limit"
-R_MISSING_ID = "missing_id"
+# Rejection reasons: their home is openengage/reasons.py.
+R_ANON_CONFLICT = reasons.ANON_CONFLICT
+R_USER_NOT_FOUND = reasons.USER_NOT_FOUND
+R_SYSTEM_EVENT = reasons.SYSTEM_EVENT
+R_DEVICE_LIMIT = reasons.DEVICE_LIMIT
+R_MISSING_ID = reasons.MISSING_ID
+R_RESTRICTED = reasons.RESTRICTED
 MAX_DEVICES = 1000
 PLATFORMS = "platforms"  # MoEngage: the apps a user has, [{"platform": "ANDROID", "active": true}, ...]
 
@@ -163,6 +166,21 @@ class _Batch:
                 attrs.Issue(drop.field, drop.reason, _DROP_DETAIL.get(drop.reason, drop.reason), drop.value),
             )
 
+    def restricted(self, ctx: _Context, acc: int, *user_ids: str | None) -> bool:
+        """Whether the record is for a user whose processing is restricted (GDPR): then it is dropped and
+        recorded with the reason `restricted`, like any other drop."""
+        for user_id in user_ids:
+            if user_id is not None and (acc, user_id) in self.state.restricted:
+                self.reject(ctx, attrs.Issue("userId", R_RESTRICTED, _RESTRICTED_DETAIL, None))
+                return True
+        return False
+
+    def restricted_profile(self, ctx: _Context, acc: int, pid: int | None) -> bool:
+        """The same for the profile an anonymous id leads to."""
+        if pid is None or not self.state.restricted:
+            return False
+        return self.restricted(ctx, acc, self.profiles[pid].data.user_id)
+
     def lookup(self, acc: int, kind: str, value: str) -> int | None:
         pid = self.identities.get((acc, kind, value))
         while pid is not None and pid in self.redirect:
@@ -234,6 +252,12 @@ class _Batch:
 
     def user(self, ctx: _Context, r: UserRecord) -> None:
         acc, at = ctx.entry.account_id, ctx.entry.received_at
+        if self.state.restricted and (
+            self.restricted(ctx, acc, r.user_id)
+            or (r.user_id is None and r.anonymous_id is not None
+                and self.restricted_profile(ctx, acc, self.lookup(acc, "a", r.anonymous_id)))
+        ):  # fmt: skip
+            return
         self.reject_drops(ctx, r.dropped)
         pid = self.resolve_user(ctx, r)
         if pid is None:
@@ -373,6 +397,8 @@ class _Batch:
             self.reject(ctx, dataclasses.replace(_MISSING_ID, detail="event dropped: " + _MISSING_ID.detail))
             return
         pid = self.lookup(acc, kind, value)
+        if self.state.restricted and (self.restricted(ctx, acc, r.user_id) or self.restricted_profile(ctx, acc, pid)):
+            return
         if pid is None:
             pid = self.create(acc, kind, value, entry.received_at)
         schema = self.schema(acc, event_scope(r.name))
@@ -394,6 +420,8 @@ class _Batch:
 
     def device(self, ctx: _Context, r: DeviceRecord) -> None:
         acc = ctx.entry.account_id
+        if self.restricted(ctx, acc, r.user_id):
+            return
         self.reject_drops(ctx, r.dropped)
         pid = self.lookup(acc, "u", r.user_id)
         if pid is None:
@@ -432,6 +460,8 @@ class _Batch:
 
     def merge_users(self, ctx: _Context, r: MergeRecord) -> None:
         acc = ctx.entry.account_id
+        if self.restricted(ctx, acc, r.merged_user, r.retained_user):
+            return
         merged = self.lookup(acc, "u", r.merged_user)
         retained = self.lookup(acc, "u", r.retained_user)
         if merged is None or retained is None:
@@ -442,6 +472,24 @@ class _Batch:
         if merged == retained:
             return
         self.absorb(ctx, merged, retained, None, r.merged_user, "merge")
+        self.merge_events(ctx, r, retained)
+
+    def merge_events(self, ctx: _Context, r: MergeRecord, pid: int) -> None:
+        """The events MoEngage adds on a merge: MOE_USER_MERGE_EVENT for the merged user, MOE_USER_MERGED
+        for the retained one. The merged profile is gone (its events moved), so both land on the retained
+        profile's timeline, each under its own user id."""
+        entry, acc = ctx.entry, ctx.entry.account_id
+        data = {"merged_user": r.merged_user, "retained_user": r.retained_user}
+        for offset, (name, user_id) in enumerate(
+            ((MOE_USER_MERGE_EVENT, r.merged_user), (MOE_USER_MERGED, r.retained_user))
+        ):
+            # Ids of their own past every record's position (a merge request holds at most 50 pairs).
+            event_id = (entry.id << 16) | (_SYNTHETIC_EVENTS + 2 * ctx.position + offset)
+            self.fx.events.append(
+                EventRow(event_id, acc, pid, user_id, None, name, entry.received_at, None, dict(data), {},
+                         entry.received_at)
+            )  # fmt: skip
+            self.stat(acc, "events", 1)
 
     def delete_user(self, ctx: _Context, r: DeleteRecord) -> None:
         acc = ctx.entry.account_id
@@ -495,10 +543,16 @@ class _Batch:
 
 
 _MISSING_ID = attrs.Issue("userId", R_MISSING_ID, "neither a userId nor an anonymousId")
+_RESTRICTED_DETAIL = "processing of this user is restricted (GDPR restriction request): record dropped"
+# Event ids are (log entry id << 16) | position; events the processor adds on a merge take positions
+# from here up (2 per merge pair), above any record's position in a merge request.
+_SYNTHETIC_EVENTS = 0x8000
 
 _DROP_DETAIL = {
-    "unknown_field": "field is not part of the API and was ignored",
-    "invalid_value": "value is not valid for this standard attribute and was ignored",
-    "reserved_name": "attribute name is reserved and was ignored",
-    "platform_mismatch": "identifier does not belong to this platform (GAID on iOS, IDFV on ANDROID) and was dropped",
+    reasons.UNKNOWN_FIELD: "field is not part of the API and was ignored",
+    reasons.INVALID_VALUE: "value is not valid for this standard attribute and was ignored",
+    reasons.RESERVED_NAME: "attribute name is reserved and was ignored",
+    reasons.PLATFORM_MISMATCH: (
+        "identifier does not belong to this platform (GAID on iOS, IDFV on ANDROID) and was dropped"
+    ),
 }

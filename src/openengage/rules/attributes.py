@@ -16,6 +16,7 @@ from collections import Counter
 from collections.abc import Mapping
 from typing import Any
 
+from openengage import reasons
 from openengage.rules.dates import parse_iso
 
 STRING = "String"
@@ -31,14 +32,14 @@ MAX_STRING_LENGTH = 999
 MAX_PER_TYPE = 25
 RESERVED_PREFIX = "we_"
 
-# Rejection reasons (stable codes, shown by the rejections API).
-R_RESERVED_PREFIX = "reserved_prefix"
-R_NAME_TOO_LONG = "name_too_long"
-R_EMPTY_NAME = "empty_name"
-R_TYPE_CONFLICT = "type_conflict"
-R_TYPE_LIMIT = "type_limit"
-R_NULL_VALUE = "null_value"
-R_TRUNCATED = "truncated"
+# Rejection reasons: their home is openengage/reasons.py.
+R_RESERVED_PREFIX = reasons.RESERVED_PREFIX
+R_NAME_TOO_LONG = reasons.NAME_TOO_LONG
+R_EMPTY_NAME = reasons.EMPTY_NAME
+R_TYPE_CONFLICT = reasons.TYPE_CONFLICT
+R_TYPE_LIMIT = reasons.TYPE_LIMIT
+R_NULL_VALUE = reasons.NULL_VALUE
+R_TRUNCATED = reasons.TRUNCATED
 
 
 @dataclasses.dataclass(frozen=True)

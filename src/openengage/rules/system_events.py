@@ -1,6 +1,7 @@
 """WebEngage system events (backend names, docs.webengage.com/docs/events, 2026-06-02).
 
-"You cannot create System Events using the WebEngage API": these names are refused on ingest.
+"You cannot create System Events using the WebEngage API": these names are refused on ingest (both
+dialects), and so are the events MoEngage adds on a merge.
 """
 
 from __future__ import annotations
@@ -8,6 +9,9 @@ from __future__ import annotations
 from typing import Any
 
 from openengage.records import EventRecord
+
+MOE_USER_MERGED = "MOE_USER_MERGED"
+MOE_USER_MERGE_EVENT = "MOE_USER_MERGE_EVENT"
 
 SYSTEM_EVENTS: frozenset[str] = frozenset(
     (
@@ -85,6 +89,10 @@ SYSTEM_EVENTS: frozenset[str] = frozenset(
         "rcs_control_attempted",
         "rcs_click",
         "rcs_read",
+        # MoEngage's merge events (Merge Users: the merged user gets MOE_USER_MERGE_EVENT, the retained
+        # user MOE_USER_MERGED): the processor writes them on a merge; clients cannot send them.
+        MOE_USER_MERGED,
+        MOE_USER_MERGE_EVENT,
     )
 )
 

@@ -121,6 +121,9 @@ class State:
     identities: dict[tuple[int, str, str], int]  # (account, "u"|"a", value) -> profile id
     profiles: dict[int, StoredProfile]
     schemas: dict[tuple[int, str], dict[str, str]]  # (account, scope) -> {attribute: type}
+    # (account, user id) of the users, among those the batch names or whose profiles it loads, whose
+    # processing is restricted (GDPR restriction request): their new data is dropped.
+    restricted: set[tuple[int, str]] = dataclasses.field(default_factory=set)
 
 
 class EventRow(NamedTuple):
@@ -413,6 +416,77 @@ class AuditEntry:
 
 
 @dataclasses.dataclass(frozen=True)
+class GdprRequest:
+    """A GDPR request (WebEngage `opengdpr_requests`). `status` is as stored: pending (an erasure waiting for
+    its due time), done or cancelled; rules/gdpr.py tells the client-facing status. The subject's user id
+    is kept until an erasure of it runs; then only a salted hash of it remains."""
+
+    account_id: int
+    request_id: str  # the client's subject_request_id
+    type: str  # erasure | restriction | re-enable | portability
+    status: str  # pending | done | cancelled
+    user_id: str | None  # None once erased
+    created_at: int
+    due_at: int | None  # erasure: when it runs
+    done_at: int | None
+
+
+@dataclasses.dataclass(frozen=True)
+class Erasure:
+    """What one erasure removed (counts only: the audit log and the logs never see the person)."""
+
+    account_id: int
+    request_id: str
+    subject_hash: str  # sha256 of the request's salt and the user id, hex
+    profiles: int
+    identities: int
+    events: int
+    devices: int
+    rejections: int
+    merges: int
+
+
+@dataclasses.dataclass(frozen=True)
+class BusinessDefinition:
+    """A business event definition: its typed attributes, in the order they were defined."""
+
+    name: str
+    category: str
+    attributes: list[tuple[str, str]]  # (attribute name, data type)
+    created_at: int
+    updated_at: int
+    saved: int = 0  # events saved for it (listings only)
+
+
+@dataclasses.dataclass(frozen=True)
+class BusinessEvent:
+    """A saved business event. `time_text` is the event time exactly as sent, when it was sent."""
+
+    id: int
+    name: str
+    time_ms: int
+    time_text: str | None
+    data: dict[str, Any]
+    received_at: int
+
+
+class Limited(Exception):
+    """A request over its per-minute limit: nothing was changed and nothing consumed."""
+
+    def __init__(self, outcome: Outcome) -> None:
+        super().__init__(f"rate limit of {outcome.limit} per minute exceeded ({outcome.bucket})")
+        self.outcome = outcome
+
+
+class Charge(NamedTuple):
+    """What a request costs against a per-minute limit (a bucket of `limits` in accounts.py)."""
+
+    bucket: str
+    limit: int  # 0 = unlimited
+    cost: int = 1
+
+
+@dataclasses.dataclass(frozen=True)
 class Minute:
     """Records accepted by the API and applied by the processor in one minute (`at`: its start, ms)."""
 
@@ -535,6 +609,7 @@ class Store(Protocol):
 
     # reads (every one scoped to its account)
     async def profile(self, account_id: int, kind: str, value: str) -> Profile | None: ...
+    async def profile_by_id(self, account_id: int, profile_id: int) -> Profile | None: ...
     async def events(self, account_id: int, profile_id: int, limit: int, cursor: str | None) -> Page[Event]: ...
     async def profiles_after(self, account_id: int, after_id: int, limit: int) -> list[Profile]: ...
     async def events_after(self, account_id: int, after_id: int, limit: int) -> list[Event]: ...
@@ -545,6 +620,66 @@ class Store(Protocol):
     ) -> Page[Rejection]: ...
     async def merges(self, account_id: int, limit: int, cursor: str | None) -> Page[Merge]: ...
     async def audit(self, account_id: int, limit: int, cursor: str | None) -> Page[AuditEntry]: ...
+
+    # GDPR requests (store/gdpr.py). Each call is charged to `charge` in its own transaction (Limited when
+    # over it); a refused call (NotFound, Conflict, Limited) changes nothing and consumes nothing.
+    async def gdpr_register(
+        self,
+        account_id: int,
+        request_id: str,
+        kind: str,
+        user_id: str,
+        now: int,
+        due_at: int | None,
+        charge: Charge,
+        actor: Actor = SYSTEM,
+    ) -> tuple[GdprRequest, Outcome]:
+        """Register a request for a known user (NotFound otherwise; Conflict for a request id the account
+        already used). Restriction and re-enable take effect in the same transaction."""
+        ...
+
+    async def gdpr_request(self, account_id: int, request_id: str, charge: Charge) -> tuple[GdprRequest, Outcome]:
+        """A request by its id (NotFound when the account has none)."""
+        ...
+
+    async def gdpr_cancel(
+        self, account_id: int, request_id: str, now: int, charge: Charge, actor: Actor = SYSTEM
+    ) -> tuple[GdprRequest, Outcome]:
+        """Cancel a pending erasure before it is due (NotFound; Conflict when it is not pending)."""
+        ...
+
+    async def erase_due(self, now: int, limit: int = 10) -> list[Erasure]:
+        """Run up to `limit` erasures due at `now` whose account has nothing older pending in the ingest
+        log; each one transaction, audited. Nodes running this at once never run one erasure twice."""
+        ...
+
+    # business events (store/business.py)
+    async def define_business_event(
+        self, account_id: int, definition: BusinessDefinition, charge: Charge
+    ) -> tuple[BusinessDefinition, bool, Outcome]:
+        """Create a definition, or add attributes to an existing one: (definition, created?, outcome).
+        Conflict when it would change or remove an attribute of an existing definition."""
+        ...
+
+    async def business_definitions(self, account_id: int) -> list[BusinessDefinition]: ...
+    async def business_definition(self, account_id: int, name: str) -> BusinessDefinition | None: ...
+    async def save_business_event(
+        self,
+        account_id: int,
+        name: str,
+        time_ms: int,
+        time_text: str | None,
+        data: dict[str, Any],
+        now: int,
+        charge: Charge,
+    ) -> tuple[BusinessEvent, Outcome]:
+        """Store one business event of an existing definition (NotFound otherwise), durably."""
+        ...
+
+    async def business_events(
+        self, account_id: int, name: str, limit: int, cursor: str | None
+    ) -> Page[BusinessEvent]: ...
+
     async def throughput(self, account_id: int, since_ms: int) -> list[Minute]: ...
 
     # dashboard access (store/access.py): passwords, one-time links, sessions, sign-in throttling, key use.

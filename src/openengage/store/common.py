@@ -11,7 +11,7 @@ from __future__ import annotations
 import base64
 import dataclasses
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import msgspec
@@ -20,7 +20,16 @@ from openengage.rules.identity import ProfileData
 from openengage.rules.windows import WINDOW_MS as WINDOW_MS  # re-exported: the windows' home is rules/
 from openengage.rules.windows import reset_seconds
 from openengage.rules.windows import window_of as window_of
-from openengage.store.base import EventRow, InvalidCursor, MergeRow, Outcome, RejectionRow, Submission
+from openengage.store.base import (
+    EventRow,
+    InvalidCursor,
+    MergeRow,
+    Needs,
+    Outcome,
+    RejectionRow,
+    StoredProfile,
+    Submission,
+)
 
 REQUEST_ID_TTL_MS = 4 * 3600 * 1000
 
@@ -82,6 +91,19 @@ class Admission:
             return Outcome(status, 0, 0, reset, sub.bucket)
         used = self.count(sub.account_id, sub.bucket)
         return Outcome(status, sub.limit, max(0, sub.limit - used), reset, sub.bucket)
+
+
+def restriction_candidates(needs: Needs, profiles: Mapping[int, StoredProfile]) -> dict[int, list[str]]:
+    """The known user ids a batch may write for, per account: those it names and those of the profiles
+    it loaded (an anonymous id may lead to a user's profile). Their GDPR restrictions load with the State."""
+    users: dict[int, set[str]] = {}
+    for acc, kind, value in needs.identities:
+        if kind == "u":
+            users.setdefault(acc, set()).add(value)
+    for profile in profiles.values():
+        if profile.data.user_id is not None:
+            users.setdefault(profile.account_id, set()).add(profile.data.user_id)
+    return {acc: sorted(ids) for acc, ids in users.items()}
 
 
 def take_records(rows: Sequence[tuple[Any, ...]], limit: int, n_index: int = 3) -> list[tuple[Any, ...]]:

@@ -77,7 +77,11 @@ class Reads:
         ident = await self.ex.one("identity_get", account_id, kind, value)
         if ident is None:
             return None
-        row = await self.ex.one("profile_get", ident[0], account_id)
+        return await self.profile_by_id(account_id, int(ident[0]))
+
+    async def profile_by_id(self, account_id: int, profile_id: int) -> Profile | None:
+        """A profile by its internal id (what the MoEngage dialect shows as the MoEngage ID)."""
+        row = await self.ex.one("profile_get", profile_id, account_id)
         if row is None:
             return None
         anon = [r[0] for r in await self.ex.all("profile_anonymous_ids", row[0])]

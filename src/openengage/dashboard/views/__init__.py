@@ -9,6 +9,7 @@ MODULES = (
     "integrations",
     "team",
     "audit",
+    "business",
     "messaging",
 )
 

@@ -275,7 +275,11 @@ async def _load(conn: Conn, needs: Needs) -> State:
         cur = await conn.execute(Q["schema_in"], (acc, names))
         for scope, name, vtype in await cur.fetchall():
             schemas.setdefault((acc, str(scope)), {})[str(name)] = str(vtype)
-    return State(identities, profiles, schemas)
+    restricted: set[tuple[int, str]] = set()
+    for acc, users in common.restriction_candidates(needs, profiles).items():
+        cur = await conn.execute(Q["restrictions_in"], (acc, users))
+        restricted.update((acc, str(row[0])) for row in await cur.fetchall())
+    return State(identities, profiles, schemas, restricted)
 
 
 async def _executemany(conn: Conn, query: str, rows: Sequence[Sequence[Any]]) -> None:

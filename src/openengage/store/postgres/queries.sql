@@ -148,6 +148,10 @@ ON CONFLICT (account_id) DO UPDATE SET version = schema_versions.version + 1;
 INSERT INTO attribute_schema (account_id, scope, name, type, first_seen) VALUES (%s, %s, %s, %s, %s)
 ON CONFLICT DO NOTHING;
 
+-- name: restrictions_in
+-- (account, user ids): those whose processing is restricted (GDPR).
+SELECT user_id FROM gdpr_restrictions WHERE account_id = %s AND user_id = ANY(%s::text[]);
+
 -- name: stats_add
 INSERT INTO account_stats (account_id, partition, users, anonymous_users, events) VALUES (%s, %s, %s, %s, %s)
 ON CONFLICT (account_id, partition) DO UPDATE SET
@@ -519,3 +523,127 @@ UPDATE messages SET status = %s, detail = %s, updated_at = %s WHERE transaction_
 
 -- name: event_entry
 INSERT INTO entries (account_id, partition, received_at, n, payload) VALUES (%s, %s, %s, %s, %s);
+
+-- ============================================================ per-minute limits outside the ingest log
+-- (store/limits.py: gdpr, business-definitions, business-events; charged in the call's transaction)
+
+-- name: limit_window_init
+INSERT INTO limit_windows (account_id, bucket, window_no, used) VALUES (%s, %s, -1, 0) ON CONFLICT DO NOTHING;
+
+-- name: limit_window_lock
+-- The row lock makes concurrent calls on every node take turns: N per minute admits exactly N.
+SELECT window_no, used FROM limit_windows WHERE account_id = %s AND bucket = %s FOR UPDATE;
+
+-- name: limit_window_put
+UPDATE limit_windows SET window_no = %s, used = %s WHERE account_id = %s AND bucket = %s;
+
+-- ============================================================ GDPR requests (store/gdpr.py)
+
+-- name: gdpr_insert
+INSERT INTO gdpr_requests (account_id, request_id, type, status, user_id, salt, created_at, due_at, done_at)
+VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING RETURNING id;
+
+-- name: gdpr_get
+SELECT request_id, type, status, user_id, created_at, due_at, done_at FROM gdpr_requests
+WHERE account_id = %s AND request_id = %s;
+
+-- name: gdpr_cancel
+-- (now, account, request id, now): only a pending request not yet due. Under the row lock the conditions
+-- are checked again after a concurrent erasure commits (READ COMMITTED), so never both happen.
+UPDATE gdpr_requests SET status = 'cancelled', done_at = %s
+WHERE account_id = %s AND request_id = %s AND status = 'pending' AND due_at > %s;
+
+-- name: restriction_put
+INSERT INTO gdpr_restrictions (account_id, user_id, request_id, at) VALUES (%s, %s, %s, %s)
+ON CONFLICT (account_id, user_id) DO UPDATE SET request_id = excluded.request_id, at = excluded.at;
+
+-- name: restriction_delete
+DELETE FROM gdpr_restrictions WHERE account_id = %s AND user_id = %s;
+
+-- name: gdpr_due
+-- (cutoff, limit): erasures due at or before the cutoff, oldest first.
+SELECT id, account_id, due_at FROM gdpr_requests WHERE status = 'pending' AND due_at <= %s
+ORDER BY due_at, id LIMIT %s;
+
+-- name: log_pending_before
+-- (account, time): entries of the account accepted at or before `time` and not applied yet (applied
+-- entries are deleted in the transaction that applies them).
+SELECT count(*) FROM entries WHERE account_id = %s AND received_at <= %s;
+
+-- name: gdpr_claim
+-- (id, cutoff). SKIP LOCKED: a request another node is erasing right now is left to it.
+SELECT account_id, request_id, user_id, salt FROM gdpr_requests
+WHERE id = %s AND status = 'pending' AND due_at <= %s FOR UPDATE SKIP LOCKED;
+
+-- name: profile_lock
+-- A processing transaction (REPEATABLE READ) that touches this profile after the erasure has locked it
+-- fails with a serialization error and is tried again, on the state without the profile.
+SELECT user_id FROM profiles WHERE id = %s AND account_id = %s FOR UPDATE;
+
+-- name: profile_identities
+SELECT kind, value FROM identities WHERE profile_id = %s;
+
+-- name: erase_profile_events
+DELETE FROM events WHERE profile_id = %s;
+
+-- name: erase_profile_merges
+DELETE FROM merges WHERE account_id = %s AND (from_profile = %s OR into_profile = %s);
+
+-- name: erase_user_events
+DELETE FROM events WHERE account_id = %s AND user_id = %s;
+
+-- name: erase_user_rejections
+DELETE FROM rejections WHERE account_id = %s AND user_id = %s;
+
+-- name: erase_user_merges
+DELETE FROM merges WHERE account_id = %s AND (user_id = %s OR merged_user = %s);
+
+-- name: erase_anonymous_rejections
+DELETE FROM rejections WHERE account_id = %s AND anonymous_id = %s;
+
+-- name: gdpr_subject_rows
+SELECT id, salt FROM gdpr_requests WHERE account_id = %s AND user_id = %s;
+
+-- name: gdpr_scrub
+UPDATE gdpr_requests SET user_id = NULL, subject_hash = %s WHERE id = %s;
+
+-- name: gdpr_done
+UPDATE gdpr_requests SET status = 'done', done_at = %s WHERE id = %s;
+
+-- name: stats_adjust
+-- (account, users, anonymous users, events): deltas, on partition 0's row (reads add partitions up).
+INSERT INTO account_stats (account_id, partition, users, anonymous_users, events) VALUES (%s, 0, %s, %s, %s)
+ON CONFLICT (account_id, partition) DO UPDATE SET
+    users = account_stats.users + excluded.users,
+    anonymous_users = account_stats.anonymous_users + excluded.anonymous_users,
+    events = account_stats.events + excluded.events;
+
+-- ============================================================ business events (store/business.py)
+
+-- name: business_def_get
+SELECT name, category, attributes, created_at, updated_at FROM business_definitions
+WHERE account_id = %s AND name = %s;
+
+-- name: business_def_lock
+SELECT name, category, attributes, created_at, updated_at FROM business_definitions
+WHERE account_id = %s AND name = %s FOR UPDATE;
+
+-- name: business_def_insert
+INSERT INTO business_definitions (account_id, name, category, attributes, created_at, updated_at)
+VALUES (%s, %s, %s, %s::jsonb, %s, %s) ON CONFLICT DO NOTHING RETURNING account_id;
+
+-- name: business_def_update
+UPDATE business_definitions SET attributes = %s::jsonb, updated_at = %s WHERE account_id = %s AND name = %s;
+
+-- name: business_defs_all
+SELECT d.name, d.category, d.attributes, d.created_at, d.updated_at,
+       (SELECT count(*) FROM business_events e WHERE e.account_id = d.account_id AND e.name = d.name)
+FROM business_definitions d WHERE d.account_id = %s ORDER BY d.name COLLATE "C";
+
+-- name: business_event_insert
+INSERT INTO business_events (account_id, name, time_ms, time_text, data, received_at)
+VALUES (%s, %s, %s, %s, %s::jsonb, %s) RETURNING id;
+
+-- name: business_events_page
+SELECT id, name, time_ms, time_text, data, received_at FROM business_events
+WHERE account_id = %s AND name = %s AND (time_ms, id) < (%s, %s) ORDER BY time_ms DESC, id DESC LIMIT %s;

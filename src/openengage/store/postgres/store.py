@@ -22,7 +22,9 @@ from openengage.rules.dates import now_ms
 from openengage.store import migrations
 from openengage.store.access import Access
 from openengage.store.base import Claim, Finish, Outcome, Outgoing, StoreStatus, Submission, TxnOutcome, TxnSubmission
+from openengage.store.business import Business
 from openengage.store.dead_letters import DeadLetters
+from openengage.store.gdpr import Privacy
 from openengage.store.messaging import Messaging
 from openengage.store.postgres import dead_letters, ingest, outbox, processing
 from openengage.store.postgres.connection import (
@@ -55,10 +57,10 @@ def _forget(task: asyncio.Future[Any]) -> None:
         task.exception()
 
 
-class PostgresStore(Messaging, Access, Reads, DeadLetters):
-    """Administration, reads, dashboard access, messaging's admin and most of the dead letters come from
-    store/admin.py, store/reads.py, store/access.py, store/messaging.py and store/dead_letters.py, over
-    `self.ex`."""
+class PostgresStore(Messaging, Access, Reads, DeadLetters, Privacy, Business):
+    """Administration, reads, dashboard access, most of the dead letters, messaging's admin, GDPR requests and
+    business events come from store/admin.py, store/reads.py, store/access.py, store/dead_letters.py,
+    store/messaging.py, store/gdpr.py and store/business.py, over `self.ex`."""
 
     # The processor runs two claims at once, on separate connections: while one lane waits on
     # PostgreSQL the other plans, so a node's processor keeps its core busy.

@@ -190,7 +190,11 @@ def load(conn: sqlite3.Connection, needs: Needs) -> State:
     for acc, names in scopes.items():
         for scope, name, vtype in conn.execute(Q["schema_in"], (acc, common.json_encode(names))):
             schemas.setdefault((acc, scope), {})[name] = vtype
-    return State(identities, profiles, schemas)
+    restricted: set[tuple[int, str]] = set()
+    for acc, users in common.restriction_candidates(needs, profiles).items():
+        for (user_id,) in conn.execute(Q["restrictions_in"], (acc, common.json_encode(users))):
+            restricted.add((acc, user_id))
+    return State(identities, profiles, schemas, restricted)
 
 
 def write(conn: sqlite3.Connection, fx: Effects) -> None:

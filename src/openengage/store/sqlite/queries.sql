@@ -115,6 +115,10 @@ VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?);
 -- name: schema_insert
 INSERT OR IGNORE INTO attribute_schema (account_id, scope, name, type, first_seen) VALUES (?, ?, ?, ?, ?);
 
+-- name: restrictions_in
+-- (account, user ids as a JSON array): those whose processing is restricted (GDPR).
+SELECT user_id FROM gdpr_restrictions WHERE account_id = ? AND user_id IN (SELECT value FROM json_each(?));
+
 -- name: stats_add
 INSERT INTO account_stats (account_id, users, anonymous_users, events) VALUES (?, ?, ?, ?)
 ON CONFLICT (account_id) DO UPDATE SET
@@ -481,3 +485,126 @@ UPDATE messages SET status = ?, detail = ?, updated_at = ? WHERE transaction_id 
 
 -- name: event_entry
 INSERT INTO entries (account_id, received_at, n, payload) VALUES (?, ?, ?, ?);
+
+-- ============================================================ per-minute limits outside the ingest log
+-- (store/limits.py: gdpr, business-definitions, business-events; charged in the call's transaction)
+
+-- name: limit_window_init
+INSERT OR IGNORE INTO limit_windows (account_id, bucket, window_no, used) VALUES (?, ?, -1, 0);
+
+-- name: limit_window_lock
+-- Write transactions are serial on SQLite: reading the row is enough.
+SELECT window_no, used FROM limit_windows WHERE account_id = ? AND bucket = ?;
+
+-- name: limit_window_put
+UPDATE limit_windows SET window_no = ?, used = ? WHERE account_id = ? AND bucket = ?;
+
+-- ============================================================ GDPR requests (store/gdpr.py)
+
+-- name: gdpr_insert
+INSERT INTO gdpr_requests (account_id, request_id, type, status, user_id, salt, created_at, due_at, done_at)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING RETURNING id;
+
+-- name: gdpr_get
+SELECT request_id, type, status, user_id, created_at, due_at, done_at FROM gdpr_requests
+WHERE account_id = ? AND request_id = ?;
+
+-- name: gdpr_cancel
+-- (now, account, request id, now): only a pending request not yet due.
+UPDATE gdpr_requests SET status = 'cancelled', done_at = ?
+WHERE account_id = ? AND request_id = ? AND status = 'pending' AND due_at > ?;
+
+-- name: restriction_put
+INSERT INTO gdpr_restrictions (account_id, user_id, request_id, at) VALUES (?, ?, ?, ?)
+ON CONFLICT (account_id, user_id) DO UPDATE SET request_id = excluded.request_id, at = excluded.at;
+
+-- name: restriction_delete
+DELETE FROM gdpr_restrictions WHERE account_id = ? AND user_id = ?;
+
+-- name: gdpr_due
+-- (cutoff, limit): erasures due at or before the cutoff, oldest first.
+SELECT id, account_id, due_at FROM gdpr_requests WHERE status = 'pending' AND due_at <= ?
+ORDER BY due_at, id LIMIT ?;
+
+-- name: log_pending_before
+-- (account, time): entries of the account accepted at or before `time` and not applied yet (read
+-- connection: the log attached).
+SELECT count(*) FROM log.entries
+WHERE account_id = ? AND id > (SELECT log_id FROM processor_cursor WHERE id = 1) AND received_at <= ?;
+
+-- name: gdpr_claim
+-- (id, cutoff). Write transactions are serial on SQLite: the row cannot change under this one.
+SELECT account_id, request_id, user_id, salt FROM gdpr_requests
+WHERE id = ? AND status = 'pending' AND due_at <= ?;
+
+-- name: profile_lock
+SELECT user_id FROM profiles WHERE id = ? AND account_id = ?;
+
+-- name: profile_identities
+SELECT kind, value FROM identities WHERE profile_id = ?;
+
+-- name: erase_profile_events
+DELETE FROM events WHERE profile_id = ?;
+
+-- name: erase_profile_merges
+DELETE FROM merges WHERE account_id = ? AND (from_profile = ? OR into_profile = ?);
+
+-- name: erase_user_events
+DELETE FROM events WHERE account_id = ? AND user_id = ?;
+
+-- name: erase_user_rejections
+DELETE FROM rejections WHERE account_id = ? AND user_id = ?;
+
+-- name: erase_user_merges
+DELETE FROM merges WHERE account_id = ? AND (user_id = ? OR merged_user = ?);
+
+-- name: erase_anonymous_rejections
+DELETE FROM rejections WHERE account_id = ? AND anonymous_id = ?;
+
+-- name: gdpr_subject_rows
+SELECT id, salt FROM gdpr_requests WHERE account_id = ? AND user_id = ?;
+
+-- name: gdpr_scrub
+UPDATE gdpr_requests SET user_id = NULL, subject_hash = ? WHERE id = ?;
+
+-- name: gdpr_done
+UPDATE gdpr_requests SET status = 'done', done_at = ? WHERE id = ?;
+
+-- name: stats_adjust
+-- (account, users, anonymous users, events): deltas.
+INSERT INTO account_stats (account_id, users, anonymous_users, events) VALUES (?, ?, ?, ?)
+ON CONFLICT (account_id) DO UPDATE SET
+    users = users + excluded.users,
+    anonymous_users = anonymous_users + excluded.anonymous_users,
+    events = events + excluded.events;
+
+-- ============================================================ business events (store/business.py)
+
+-- name: business_def_get
+SELECT name, category, attributes, created_at, updated_at FROM business_definitions
+WHERE account_id = ? AND name = ?;
+
+-- name: business_def_lock
+-- Write transactions are serial on SQLite: reading the row is enough.
+SELECT name, category, attributes, created_at, updated_at FROM business_definitions
+WHERE account_id = ? AND name = ?;
+
+-- name: business_def_insert
+INSERT INTO business_definitions (account_id, name, category, attributes, created_at, updated_at)
+VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING RETURNING account_id;
+
+-- name: business_def_update
+UPDATE business_definitions SET attributes = ?, updated_at = ? WHERE account_id = ? AND name = ?;
+
+-- name: business_defs_all
+SELECT d.name, d.category, d.attributes, d.created_at, d.updated_at,
+       (SELECT count(*) FROM business_events e WHERE e.account_id = d.account_id AND e.name = d.name)
+FROM business_definitions d WHERE d.account_id = ? ORDER BY d.name;
+
+-- name: business_event_insert
+INSERT INTO business_events (account_id, name, time_ms, time_text, data, received_at) VALUES (?, ?, ?, ?, ?, ?)
+RETURNING id;
+
+-- name: business_events_page
+SELECT id, name, time_ms, time_text, data, received_at FROM business_events
+WHERE account_id = ? AND name = ? AND (time_ms, id) < (?, ?) ORDER BY time_ms DESC, id DESC LIMIT ?;

@@ -28,7 +28,9 @@ from openengage.errors import CommitUnknown, StoreUnavailable
 from openengage.store import common, migrations
 from openengage.store.access import Access
 from openengage.store.base import Claim, Finish, Outcome, Outgoing, StoreStatus, Submission, TxnOutcome, TxnSubmission
+from openengage.store.business import Business
 from openengage.store.dead_letters import DeadLetters
+from openengage.store.gdpr import Privacy
 from openengage.store.messaging import Messaging
 from openengage.store.reads import Reads
 from openengage.store.sql import load_queries
@@ -70,10 +72,10 @@ def _commit_error(exc: sqlite3.Error) -> StoreUnavailable:
     return StoreUnavailable(f"SQLite cannot commit: {exc}")
 
 
-class SqliteStore(Messaging, Access, Reads, DeadLetters):
-    """Administration, reads, dashboard access, messaging's admin and most of the dead letters come from
-    store/admin.py, store/reads.py, store/access.py, store/messaging.py and store/dead_letters.py, over
-    `self.ex`."""
+class SqliteStore(Messaging, Access, Reads, DeadLetters, Privacy, Business):
+    """Administration, reads, dashboard access, most of the dead letters, messaging's admin, GDPR requests and
+    business events come from store/admin.py, store/reads.py, store/access.py, store/dead_letters.py,
+    store/messaging.py, store/gdpr.py and store/business.py, over `self.ex`."""
 
     processing_lanes = 1  # one writer on the store file: a second lane would only wait for the lock
 

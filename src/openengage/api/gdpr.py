@@ -1,0 +1,214 @@
+"""WebEngage's GDPR API: `/v1/accounts/{licenseCode}/opengdpr_requests` (POST, GET `/{id}`, DELETE `/{id}`).
+
+The vendor's shapes, which have no `response` wrapper (unlike every other WebEngage API): 201
+`{"subject_request_id","subject_request_type","message":"<type> request registered"}`, 200
+`{"subject_request_id","subject_request_type","status":"PENDING|PROCESSING|DONE|CANCELLED"}`, 200
+`{…,"message":"request cancelled"}`. Errors use the same flat shape: `{"status":"error","message":"Error: …"}`.
+Same Bearer key and permissions as the ingest endpoints; every call (reads included) counts against the
+account's `gdpr` limit (100 per minute), charged in the call's own transaction: a refused call costs nothing.
+
+- erasure: registered PENDING; runs after `gdpr_pending_days` (processor process, store/gdpr.py);
+  cancellable (DELETE) until then;
+- restriction / re-enable: the user's new data is dropped (reason `restricted`) / processed again, from
+  the 201 on;
+- portability: the profile and its newest events (at most PORTABLE_EVENTS, with the cursor of the rest
+  for the read API) in the 201.
+The fields of the OpenGDPR request format this API does not use (`submitted_time`, `api_version`,
+`status_callback_urls`, …) are accepted and ignored.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import msgspec
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from openengage.accounts import Account, Actor
+from openengage.api import shapes
+from openengage.api.auth import bearer_token
+from openengage.api.body import TooLarge, is_json, read_body
+from openengage.api.guard import NUL_TEXT, describe, nul_path
+from openengage.api.read import AnyPath  # noqa: F401  (registers the `anypath` convertor)
+from openengage.api.services import Services, services
+from openengage.api.webengage import Refused, authenticate, known_headers, outcome_headers
+from openengage.api.webengage_schema import Invalid, decode_body
+from openengage.errors import Conflict, NotFound
+from openengage.rules import gdpr
+from openengage.rules.dates import now_ms
+from openengage.store.base import Charge, GdprRequest, Limited
+
+BUCKET = "gdpr"
+MAX_REQUEST_ID = 200
+MAX_USER_ID = 100
+PORTABLE_EVENTS = 10_000  # events embedded in a portability answer; the rest through the read API
+_PAGE = 1000
+_encode = msgspec.json.encode
+
+
+def reply(status: int, body: Mapping[str, Any], headers: Mapping[str, str] | None = None) -> Response:
+    return Response(_encode(body), status, headers, media_type="application/json")
+
+
+def error(status: int, message: str, fmt: str = "json", headers: Mapping[str, str] | None = None) -> Response:
+    """The GDPR API's error: flat like its other answers (no `response` wrapper). Always JSON."""
+    return reply(status, {"status": "error", "message": message}, headers)
+
+
+# ---------------------------------------------------------------- the request body
+
+
+def _text(obj: dict[str, Any], field: str, most: int) -> str:
+    value = obj.get(field)
+    if value is None or value == "":
+        raise Invalid(f"Error: {field} is required.")
+    if not isinstance(value, str):
+        raise Invalid(f"Error: {field} must be a string.")
+    if not value.strip():
+        raise Invalid(f"Error: {field} cannot be blank.")
+    if len(value) > most:
+        raise Invalid(f"Error: {field} can be of maximum {most} characters (got {len(value)}).")
+    return value
+
+
+def parse_request(obj: dict[str, Any]) -> tuple[str, str, str]:
+    """(subject_request_id, subject_request_type, user id) of a POST body, or Invalid."""
+    found = nul_path(obj)
+    if found is not None:
+        raise Invalid(f"Error: {describe(*found)} contains {NUL_TEXT}.")
+    request_id = _text(obj, "subject_request_id", MAX_REQUEST_ID)
+    kind = obj.get("subject_request_type")
+    if kind not in gdpr.TYPES:
+        shown = msgspec.json.encode(kind).decode() if kind is not None else "missing"
+        raise Invalid(f"Error: subject_request_type must be one of {', '.join(gdpr.TYPES)} (got {shown}).")
+    identities = obj.get("subject_identities")
+    if not isinstance(identities, list) or len(identities) != 1:
+        raise Invalid("Error: subject_identities must hold exactly one identity: a known user's id (cuid).")
+    identity = identities[0]
+    if not isinstance(identity, dict):
+        raise Invalid("Error: subject_identities[0] must be an object with identity_type and identity_value.")
+    if identity.get("identity_type") != gdpr.IDENTITY_TYPE:
+        raise Invalid("Error: subject_identities[0].identity_type must be 'cuid' (a known user's id).")
+    user_id = _text(identity, "identity_value", MAX_USER_ID)
+    return request_id, str(kind), user_id
+
+
+# ---------------------------------------------------------------- helpers
+
+
+async def _caller(request: Request, svc: Services) -> tuple[Account, Actor]:
+    account = await authenticate(request, "json", svc, error)
+    principal = await svc.auth.principal(bearer_token(request.headers.get("authorization")) or "")
+    address = request.client.host if request.client else "unknown"
+    return account, Actor.for_member(principal.email if principal else "api", address)
+
+
+def _charge(account: Account) -> Charge:
+    return Charge(BUCKET, account.limit(BUCKET))
+
+
+def _limited(svc: Services, account: Account, exc: Limited) -> Response:
+    headers = outcome_headers(svc, account.id, exc.outcome)
+    message = (
+        f"Error: rate limit of {exc.outcome.limit} GDPR requests per minute exceeded; "
+        f"retry after {exc.outcome.reset_seconds} seconds."
+    )
+    return error(429, message, headers=headers)
+
+
+def _summary(req: GdprRequest) -> dict[str, Any]:
+    return {"subject_request_id": req.request_id, "subject_request_type": req.type}
+
+
+async def _portable(svc: Services, account: Account, user_id: str) -> dict[str, Any]:
+    """The profile and its newest events, at most PORTABLE_EVENTS; `next` continues them in the read API."""
+    profile = await svc.store.profile(account.id, "u", user_id)
+    if profile is None:  # erased or merged away between the registration and this read
+        return {"profile": None, "events": [], "next": None}
+    events: list[dict[str, Any]] = []
+    cursor: str | None = None
+    while len(events) < PORTABLE_EVENTS:
+        page = await svc.store.events(account.id, profile.id, min(_PAGE, PORTABLE_EVENTS - len(events)), cursor)
+        events += [shapes.event_doc(e) for e in page.items]
+        cursor = page.next
+        if cursor is None:
+            break
+    return {"profile": shapes.profile_doc(profile), "events": events, "next": cursor}
+
+
+# ---------------------------------------------------------------- routes
+
+
+async def register(request: Request) -> Response:
+    svc = services(request)
+    try:
+        account, actor = await _caller(request, svc)
+    except Refused as refused:
+        return refused.response
+    if not is_json(request.headers):
+        return error(415, "Error: Content-Type must be application/json.", headers=known_headers(svc, account, BUCKET))
+    try:
+        body = await read_body(request, svc.settings.max_body_bytes)
+    except TooLarge:
+        message = f"Error: request body exceeds {svc.settings.max_body_bytes} bytes."
+        return error(413, message, headers=known_headers(svc, account, BUCKET))
+    try:
+        request_id, kind, user_id = parse_request(decode_body(body))
+    except Invalid as exc:
+        return error(400, exc.message, headers=known_headers(svc, account, BUCKET))
+    now = now_ms()
+    due = gdpr.due_at(kind, now, svc.settings.gdpr_pending_days)
+    try:
+        req, outcome = await svc.store.gdpr_register(
+            account.id, request_id, kind, user_id, now, due, _charge(account), actor
+        )
+    except NotFound:
+        message = f"Error: no user with id '{user_id}' in this account; a GDPR request needs a known user."
+        return error(400, message, headers=known_headers(svc, account, BUCKET))
+    except Conflict:
+        message = f"Error: subject_request_id '{request_id}' is not unique: this account already has a request with it."
+        return error(400, message, headers=known_headers(svc, account, BUCKET))
+    except Limited as exc:
+        return _limited(svc, account, exc)
+    doc = _summary(req) | {"message": gdpr.registered_message(kind)}
+    if kind == gdpr.PORTABILITY:
+        doc |= await _portable(svc, account, user_id)
+    return reply(201, doc, outcome_headers(svc, account.id, outcome))
+
+
+async def one(request: Request) -> Response:
+    svc = services(request)
+    try:
+        account, actor = await _caller(request, svc)
+    except Refused as refused:
+        return refused.response
+    request_id = request.path_params["request_id"]
+    headers = known_headers(svc, account, BUCKET)
+    if "\x00" in request_id or not request_id or len(request_id) > MAX_REQUEST_ID:
+        return error(404, f"Error: no GDPR request '{request_id}' in this account.", headers=headers)
+    now = now_ms()
+    try:
+        if request.method == "DELETE":
+            req, outcome = await svc.store.gdpr_cancel(account.id, request_id, now, _charge(account), actor)
+            doc = _summary(req) | {"message": "request cancelled"}
+        else:
+            req, outcome = await svc.store.gdpr_request(account.id, request_id, _charge(account))
+            doc = _summary(req) | {"status": gdpr.public_status(req.status, req.due_at, now)}
+    except NotFound:
+        return error(404, f"Error: no GDPR request '{request_id}' in this account.", headers=headers)
+    except Conflict as exc:
+        return error(400, f"Error: {exc}.", headers=headers)
+    except Limited as exc:
+        return _limited(svc, account, exc)
+    return reply(200, doc, outcome_headers(svc, account.id, outcome))
+
+
+PATH = "/v1/accounts/{license_code}/opengdpr_requests"
+
+routes = [
+    Route(PATH, register, methods=["POST"]),
+    Route(f"{PATH}/{{request_id:anypath}}", one, methods=["GET", "DELETE"]),
+]
