@@ -75,6 +75,10 @@ ISSUE_KEY = "key.issue"
 REVOKE_KEY = "key.revoke"
 SET_PASSWORD = "member.set_password"  # dashboard password (CLI); Account Management for someone else's
 LOGIN_LINK = "member.login_link"  # a one-time dashboard sign-in link (CLI, first run)
+# Messaging (issue #10): channels and transactional campaigns are integrations, like WebEngage's ESP setup.
+SET_CHANNEL = "channel.set"
+CREATE_CAMPAIGN = "campaign.create"
+SET_CAMPAIGN_STATUS = "campaign.set_status"
 
 ACTION_PERMISSION: dict[str, str] = {
     SET_LIMITS: UPDATE_SETTINGS,
@@ -84,6 +88,9 @@ ACTION_PERMISSION: dict[str, str] = {
     REMOVE_MEMBER: ACCOUNT_MANAGEMENT,
     ISSUE_KEY: UPDATE_INTEGRATIONS,
     REVOKE_KEY: UPDATE_DATA,
+    SET_CHANNEL: UPDATE_INTEGRATIONS,
+    CREATE_CAMPAIGN: UPDATE_INTEGRATIONS,
+    SET_CAMPAIGN_STATUS: UPDATE_INTEGRATIONS,
 }
 
 # Default per-minute limits (0 = unlimited). WebEngage: getting-started and bulk seeds;
@@ -99,6 +106,7 @@ DEFAULT_LIMITS: dict[str, int] = {
     "gdpr": 100,
     "business-definitions": 1,
     "business-events": 500,
+    "transactions": 100,  # WebEngage's Transactional Campaign API: 100 per minute
 }
 MAX_LIMIT = 2**31 - 1  # limits are 32-bit integers in the store
 
@@ -231,6 +239,9 @@ def check_action(actor: Member, action: str, target: Member | None = None) -> No
         REMOVE_MEMBER: "remove team members",
         ISSUE_KEY: "generate API keys",
         REVOKE_KEY: "revoke keys",
+        SET_CHANNEL: "set up messaging channels",
+        CREATE_CAMPAIGN: "create campaigns",
+        SET_CAMPAIGN_STATUS: "start or pause campaigns",
     }[action]
     require(actor, ACTION_PERMISSION[action], doing)
     if action == ISSUE_KEY and target is not None and target.id != actor.id:
@@ -343,6 +354,16 @@ def new_app_id() -> str:
     """MoEngage workspace ids are 24 upper-case letters and digits."""
     alphabet = string.ascii_uppercase + string.digits
     return "".join(secrets.choice(alphabet) for _ in range(24))
+
+
+def new_campaign_code() -> str:
+    """Campaign (experiment) ids look like WebEngage's `~3ekekrh`: a tilde and hex digits."""
+    return "~" + secrets.token_hex(4)
+
+
+def new_webhook_secret() -> str:
+    """The key a webhook channel signs its bodies with (HMAC-SHA256); shown once."""
+    return "whsec_" + secrets.token_urlsafe(32)
 
 
 def new_data_api_key() -> str:

@@ -15,7 +15,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute
 from starlette.types import ASGIApp
 
-from openengage.api import business, gdpr, moengage, openapi, read, webengage
+from openengage.api import business, gdpr, moengage, openapi, read, transactions, webengage
 from openengage.api import webengage_responses as we
 from openengage.api.auth import AuthCache
 from openengage.api.observe import HEALTHZ, METRICS, Observe, healthz, metrics_endpoint
@@ -24,10 +24,12 @@ from openengage.api.unavailable import store_unavailable
 from openengage.dashboard import Dashboard
 from openengage.errors import StoreUnavailable
 from openengage.lifecycle import tune_gc
+from openengage.messaging.test_message import send_test
 from openengage.operations import ApiRoute
 from openengage.settings import Settings
 from openengage.store import open_store
 from openengage.store.groupcommit import GroupCommitter
+from openengage.store.txncommit import TransactionCommitter
 
 log = logging.getLogger("openengage.app")
 SWITCH_INTERVAL = 0.0005
@@ -66,7 +68,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     """The application. Without settings they are read from OPENENGAGE_*."""
     if settings is None:
         settings = Settings.from_env()
-    dashboard = Dashboard(settings)
+    dashboard = Dashboard(settings, extras={"send_test": send_test})  # messaging's, for the channels page
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[dict[str, Any]]:
@@ -77,9 +79,11 @@ def create_app(settings: Settings | None = None) -> Starlette:
         await store.open()
         committer = GroupCommitter(store, settings.group_commit_records)
         committer.start()
+        txns = TransactionCommitter(store)
+        txns.start()
         auth = AuthCache(store)
         await auth.start()
-        app.state.services = Services(settings, store, committer, auth)
+        app.state.services = Services(settings, store, committer, auth, transactions=txns)
         await dashboard.start(store)
         tune_gc()
         try:
@@ -87,6 +91,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         finally:
             await dashboard.stop()
             await auth.stop()
+            await txns.stop()
             await committer.stop()
             await store.close()
 
@@ -97,6 +102,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     routes += read.routes
     routes += gdpr.routes  # messaging (#10): GDPR requests and business events
     routes += business.routes
+    routes += transactions.routes
     routes.append(ApiRoute("/metrics", metrics_endpoint, methods=["GET"], operations=METRICS))
     routes.append(ApiRoute(openapi.PATH, openapi.endpoint, methods=["GET"], operations=openapi.OPERATION))
     routes += dashboard.routes()  # GET / redirects to /dashboard/; everything else under /dashboard/

@@ -27,7 +27,7 @@ from openengage.errors import NotFound, OpenEngageError
 from openengage.rules.dates import format_ms
 from openengage.settings import Settings
 from openengage.store import open_store
-from openengage.store.base import ApiKey, AuditEntry, DeadLetter, Page, Store, StoreStatus
+from openengage.store.base import ApiKey, AuditEntry, Campaign, Channel, DeadLetter, Page, Store, StoreStatus
 
 T = TypeVar("T")
 F = TypeVar("F", bound=Callable[..., Any])
@@ -213,6 +213,7 @@ def main() -> None:
 @click.option("--port", default=None, type=click.IntRange(1, 65535), help="Port (1-65535). Default: 8000")
 @click.option("--workers", default=None, type=click.IntRange(min=1), help="API processes. Default: 1")
 @click.option("--processor/--no-processor", default=None, help="Run the processor too (default) or API only.")
+@click.option("--sender/--no-sender", default=None, help="Run the message sender too (default) or not.")
 @click.option("--migrate/--no-migrate", default=None, help="Apply pending migrations on start (default).")
 @click.option(
     "--log-format", default=None, type=click.Choice(["text", "json"]), help="Log lines as text (default) or JSON."
@@ -229,6 +230,7 @@ def serve(
     port: int | None,
     workers: int | None,
     processor: bool | None,
+    sender: bool | None,
     migrate: bool | None,
     log_format: str | None,
     gdpr_pending_days: int | None,
@@ -242,6 +244,7 @@ def serve(
         port=port,
         workers=workers,
         processor=processor,
+        sender=sender,
         migrate=migrate,
         log_format=log_format,
         gdpr_pending_days=gdpr_pending_days,
@@ -899,3 +902,230 @@ def dead_letters_drop(
 
     dropped = with_store(database_url, run)
     emit(as_json, {"dropped": dropped}, f"dropped {len(dropped)} dead letters")
+
+
+# ---------------------------------------------------------------- messaging (issue #10)
+
+
+def channel_doc(channel: Channel) -> dict[str, Any]:
+    """A channel as shown: where it sends, never the SMTP password or the webhook secret."""
+    if channel.kind == "email":
+        config = {"smtp_url": channel.config.get("smtp_display", ""), "from": channel.config.get("from", "")}
+    else:
+        config = {"url": channel.config.get("url", ""), "signed": bool(channel.secret)}
+    return {"kind": channel.kind, **config, "updated_at": format_ms(channel.updated_at)}
+
+
+def campaign_doc(c: Campaign) -> dict[str, Any]:
+    return {
+        "id": c.code,
+        "name": c.name,
+        "channel": c.channel,
+        "status": c.status,
+        "subject": c.subject,
+        "body_type": "html" if c.html else "text",
+        "created_at": format_ms(c.created_at),
+        "updated_at": format_ms(c.updated_at),
+    }
+
+
+@main.group()
+def channels() -> None:
+    """Delivery channels of an account: email (SMTP) and webhook. Changes need Update Integrations."""
+
+
+@channels.command("set")
+@click.argument("license_code")
+@click.argument("kind", type=click.Choice(["email", "webhook"]))
+@click.option(
+    "--smtp-url",
+    default=None,
+    metavar="URL",
+    help="email: smtp://[USER:PASSWORD@]HOST:PORT (or smtps://, smtp+starttls://).",
+)
+@click.option("--from", "sender", default=None, metavar="ADDRESS", help="email: the From address.")
+@click.option("--url", default=None, help="webhook: where to POST each message (http:// or https://).")
+@click.option("--rotate-secret", is_flag=True, help="webhook: replace the signing secret (shown once).")
+@by_option
+@database_option
+@json_option
+def channels_set(
+    license_code: str,
+    kind: str,
+    smtp_url: str | None,
+    sender: str | None,
+    url: str | None,
+    rotate_secret: bool,
+    by_email: str | None,
+    database_url: str | None,
+    as_json: bool,
+) -> None:
+    """Set up the account's email or webhook channel. A webhook's signing secret is made the first time
+    (or with --rotate-secret) and shown once."""
+    from openengage.rules.channel_config import email_config, webhook_config
+
+    secret: str | None = None
+    if kind == "email":
+        if not smtp_url or not sender or url or rotate_secret:
+            raise click.UsageError(
+                "email takes --smtp-url URL and --from ADDRESS (and neither --url nor --rotate-secret)"
+            )
+        config = email_config(smtp_url, sender)
+    else:
+        if not url or smtp_url or sender:
+            raise click.UsageError("webhook takes --url URL (and neither --smtp-url nor --from)")
+        config = webhook_config(url)
+
+    async def run(store: Store) -> tuple[Channel, str | None]:
+        nonlocal secret
+        account = await find_account(store, license_code)
+        if kind == "webhook" and (rotate_secret or await store.channel(account.id, kind) is None):
+            secret = acc_rules.new_webhook_secret()
+        return await store.set_channel(account.id, kind, config, secret, actor=actor_for(by_email)), secret
+
+    channel, shown = with_store(database_url, run)
+    doc = channel_doc(channel)
+    text = "  ".join(f"{k}: {v}" for k, v in doc.items())
+    if shown is not None:
+        doc["secret"] = shown
+        text += f"\nsigning secret: {shown}   (shown once; receivers verify X-OpenEngage-Signature with it)"
+    emit(as_json, doc, text)
+
+
+@channels.command("list")
+@click.argument("license_code")
+@database_option
+@json_option
+def channels_list(license_code: str, database_url: str | None, as_json: bool) -> None:
+    """The account's channels (SMTP passwords and webhook secrets are never shown)."""
+
+    async def run(store: Store) -> list[Channel]:
+        return await store.channels((await find_account(store, license_code)).id)
+
+    docs = [channel_doc(c) for c in with_store(database_url, run)]
+    text = "\n".join("  ".join(f"{k}: {v}" for k, v in d.items()) for d in docs) or "no channels"
+    emit(as_json, {"channels": docs}, text)
+
+
+@channels.command("test")
+@click.argument("license_code")
+@click.argument("kind", type=click.Choice(["email", "webhook"]))
+@click.option("--to", default=None, metavar="ADDRESS", help="email: where to send the test message.")
+@database_option
+@json_option
+def channels_test(license_code: str, kind: str, to: str | None, database_url: str | None, as_json: bool) -> None:
+    """Send a test message through a channel now (not through the outbox) and say what happened."""
+    from openengage.messaging.test_message import send_test
+
+    if kind == "email" and not to:
+        raise click.UsageError("email takes --to ADDRESS")
+
+    async def run(store: Store) -> str:
+        account = await find_account(store, license_code)
+        channel = await store.channel(account.id, kind)
+        if channel is None:
+            raise NotFound(f"the account has no {kind} channel; set it up with `openengage channels set`")
+        return await send_test(channel, to, account.license_code)
+
+    result = with_store(database_url, run)
+    emit(as_json, {"kind": kind, "result": result}, result)
+
+
+@main.group()
+def campaigns() -> None:
+    """Transactional campaigns: create, start, pause, list. Changes need Update Integrations."""
+
+
+@campaigns.command("create")
+@click.argument("license_code")
+@click.option("--name", required=True, help="The campaign's name.")
+@click.option("--channel", type=click.Choice(["email", "webhook"]), required=True)
+@click.option("--subject", required=True, help="Subject template ({{ user.firstName }}, {{ token.orderId }}).")
+@click.option(
+    "--body-file",
+    type=click.Path(exists=True, dir_okay=False),
+    required=True,
+    help="Body template; a file named *.html or *.htm is HTML (values autoescaped), anything else plain text.",
+)
+@by_option
+@database_option
+@json_option
+def campaigns_create(
+    license_code: str,
+    name: str,
+    channel: str,
+    subject: str,
+    body_file: str,
+    by_email: str | None,
+    database_url: str | None,
+    as_json: bool,
+) -> None:
+    """Create a campaign (in draft; start it to use it) and print its id. A template error is refused with
+    its line and reason."""
+    from openengage.rules.templates import is_html
+
+    try:
+        with open(body_file, encoding="utf-8") as f:
+            body = f.read()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise click.BadParameter(f"cannot read {body_file}: {exc}") from None
+
+    async def run(store: Store) -> Campaign:
+        account = await find_account(store, license_code)
+        return await store.create_campaign(
+            account.id, name, channel, subject, body, is_html(body_file), actor=actor_for(by_email)
+        )
+
+    campaign = with_store(database_url, run)
+    emit(as_json, campaign_doc(campaign), campaign.code)
+
+
+def _set_status(license_code: str, code: str, status: str, by_email: str | None, database_url: str | None) -> Campaign:
+    async def run(store: Store) -> Campaign:
+        account = await find_account(store, license_code)
+        return await store.set_campaign_status(account.id, code, status, actor=actor_for(by_email))
+
+    return with_store(database_url, run)
+
+
+@campaigns.command("start")
+@click.argument("license_code")
+@click.argument("campaign_id")
+@by_option
+@database_option
+@json_option
+def campaigns_start(
+    license_code: str, campaign_id: str, by_email: str | None, database_url: str | None, as_json: bool
+) -> None:
+    """Start a campaign: the transaction API accepts it from now on (running)."""
+    campaign = _set_status(license_code, campaign_id, "running", by_email, database_url)
+    emit(as_json, campaign_doc(campaign), f"{campaign.code} running")
+
+
+@campaigns.command("pause")
+@click.argument("license_code")
+@click.argument("campaign_id")
+@by_option
+@database_option
+@json_option
+def campaigns_pause(
+    license_code: str, campaign_id: str, by_email: str | None, database_url: str | None, as_json: bool
+) -> None:
+    """Pause a campaign: new transactions for it answer 404; messages already accepted are still delivered."""
+    campaign = _set_status(license_code, campaign_id, "paused", by_email, database_url)
+    emit(as_json, campaign_doc(campaign), f"{campaign.code} paused")
+
+
+@campaigns.command("list")
+@click.argument("license_code")
+@database_option
+@json_option
+def campaigns_list(license_code: str, database_url: str | None, as_json: bool) -> None:
+    """The account's campaigns, newest first."""
+
+    async def run(store: Store) -> list[Campaign]:
+        return await store.campaigns((await find_account(store, license_code)).id)
+
+    docs = [campaign_doc(c) for c in with_store(database_url, run)]
+    text = "\n".join(f"{d['id']}  {d['status']:<8} {d['channel']:<8} {d['name']}" for d in docs) or "no campaigns"
+    emit(as_json, {"campaigns": docs}, text)

@@ -69,6 +69,17 @@ STORE_ERRORS = Counter(
     "Store operations that failed with a database error (unreachable, cannot commit, timed out).",
 )
 
+# messaging (issue #10)
+TRANSACTIONS = Counter(
+    "openengage_transactions",
+    "Transactions the API committed to the outbox (duplicates within their dedupe window not counted).",
+)
+MESSAGE_ATTEMPTS = Counter(
+    "openengage_message_attempts",
+    "Delivery attempts of the sender, by channel and outcome (sent, retry, failed, expired).",
+    ["channel", "outcome"],
+)
+
 
 def multiprocess() -> bool:
     return bool(os.environ.get(MULTIPROC_ENV))

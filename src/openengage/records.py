@@ -54,6 +54,9 @@ class EventRecord(msgspec.Struct, tag="event", frozen=True, omit_defaults=True):
     data: dict[str, Any] = {}
     context: dict[str, Any] = {}  # platform, app version, device id ... (MoEngage)
     dropped: list[Drop] = []
+    # Written by OpenEngage itself (the sender's email_sent, ...): a system event name is then allowed.
+    # No API edge ever sets it; records from clients are built field by field, never decoded into this.
+    system: bool = False
 
 
 class RawEventRecord(msgspec.Struct, tag="event", frozen=True, omit_defaults=True):

@@ -37,6 +37,7 @@ from uvicorn.importer import import_from_string
 from openengage.dashboard.auth import login_link
 from openengage.errors import ConfigError
 from openengage.lifecycle import die_with_parent, setup_logging, tune_gc
+from openengage.messaging.sender import Sender
 from openengage.metrics import MULTIPROC_ENV
 from openengage.processor import eraser, worker
 from openengage.protocol import Limits, protocol_class
@@ -164,6 +165,41 @@ def _processor_child(env: dict[str, str], parent_pid: int) -> None:
     settings = Settings.from_env(env)
     setup_logging(settings.log_level, settings.log_format)
     run_processor(settings)
+
+
+# ---------------------------------------------------------------- the sender (issue #10)
+
+
+async def _run_sender(settings: Settings) -> int:
+    store: Store = open_store(settings)
+    await store.open()
+    sender = Sender(
+        store,
+        lease_seconds=settings.sender_lease,
+        concurrency=settings.sender_concurrency,
+        # SMTP and webhook calls time out within the lease, so a live sender never outlasts its own lease
+    )
+    try:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        log.info("sender started (%s)", sender.owner, extra={"action": "sender_start"})
+        # On SIGTERM: no new claims; deliveries in flight get most of the shutdown time, the rest are left
+        # to their leases (retried later, by this node or another).
+        await sender.run(stop, grace=max(1.0, settings.shutdown_timeout - 1.0))
+        log.info("sender stopped: %d sent, %d failed", sender.sent, sender.failed, extra={"action": "sender_stop"})
+        return 0
+    finally:
+        await sender.close()
+        await store.close()
+
+
+def _sender_child(env: dict[str, str], parent_pid: int) -> None:
+    die_with_parent(parent_pid)
+    settings = Settings.from_env(env)
+    setup_logging(settings.log_level, settings.log_format)
+    asyncio.run(_run_sender(settings))
 
 
 # ---------------------------------------------------------------- an API worker
@@ -320,6 +356,8 @@ def serve(settings: Settings, app_factory: str = APP_FACTORY) -> int:
         children: list[_Child] = []
         if settings.processor:
             children.append(_Child("processor", spawn(_processor_child, (env, me), "openengage-processor")))
+        if settings.sender:
+            children.append(_Child("sender", spawn(_sender_child, (env, me), "openengage-sender")))
         for n in range(settings.workers):
             start = spawn(_api_child, (env, sock, me, app_factory), f"openengage-api-{n + 1}")
             children.append(_Child(f"API worker {n + 1}", start))
@@ -328,7 +366,7 @@ def serve(settings: Settings, app_factory: str = APP_FACTORY) -> int:
             base_url(settings),
             settings.workers,
             "" if settings.workers == 1 else "s",
-            ", processor" if settings.processor else "",
+            (", processor" if settings.processor else "") + (", sender" if settings.sender else ""),
             extra={"action": "serve"},
         )
         status = _supervise(children, stop)

@@ -51,6 +51,10 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("min_free_mb", 256, "SQLite: ingest answers 503 when the disk has less free space (MiB) than this."),
     # GDPR (docs/privacy.md)
     Setting("gdpr_pending_days", 7, "Days a GDPR erasure request stays pending (cancellable) before it runs."),
+    # messaging (docs/messaging.md "Outbox and sender")
+    Setting("sender", True, "Whether `serve` runs the message sender (transactional email and webhooks)."),
+    Setting("sender_lease", 60.0, "Seconds a sender holds a message it is delivering before another may retry it."),
+    Setting("sender_concurrency", 16, "Most messages one sender delivers at once."),
 )
 
 _BY_NAME = {s.name: s for s in SETTINGS}
@@ -104,6 +108,9 @@ class Settings:
     retry_after: int = 5
     min_free_mb: int = 256
     gdpr_pending_days: int = 7
+    sender: bool = True
+    sender_lease: float = 60.0
+    sender_concurrency: int = 16
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
@@ -139,6 +146,8 @@ class Settings:
             raise ConfigError(f"Setting 'sync' has value '{self.sync}'. Use 'full' or 'normal'.")
         if self.workers < 1:
             raise ConfigError("Setting 'workers' must be at least 1.")
+        if self.sender_lease < 2 or self.sender_concurrency < 1:
+            raise ConfigError("Setting 'sender_lease' must be at least 2 seconds and 'sender_concurrency' at least 1.")
         if self.batch_records < 1 or self.group_commit_records < 1:
             raise ConfigError("Batch sizes must be at least 1.")
 

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import dataclasses
+from typing import Any
 
 from starlette.requests import Request
 
 from openengage.api.auth import AuthCache
 from openengage.settings import Settings
-from openengage.store.base import Committer, Store
+from openengage.store.base import Committer, Store, TxnCommitter
 
 
 @dataclasses.dataclass
@@ -17,6 +18,9 @@ class Services:
     store: Store
     committer: Committer  # store/groupcommit.GroupCommitter, built by app.py
     auth: AuthCache
+    transactions: TxnCommitter | None = None  # store/txncommit.TransactionCommitter, built by app.py (#10)
+    # campaigns and channel kinds by account, valid while the config version stays (api/transactions.py)
+    messaging_config: dict[str, Any] = dataclasses.field(default_factory=dict)
     # last remaining count seen per (account, bucket, window), for headers on refused requests
     remaining: dict[tuple[int, str], tuple[int, int]] = dataclasses.field(default_factory=dict)
 

@@ -13,7 +13,17 @@ import msgspec
 from msgspec import UNSET, UnsetType
 
 from openengage.rules.dates import format_ms
-from openengage.store.base import AuditEntry, DeadLetter, Event, Merge, Profile, Rejection, SchemaAttribute, Stats
+from openengage.store.base import (
+    AuditEntry,
+    DeadLetter,
+    Event,
+    Merge,
+    Profile,
+    Rejection,
+    SchemaAttribute,
+    Stats,
+    Transaction,
+)
 
 
 def _time(ms: int | None) -> str | None:
@@ -126,6 +136,39 @@ def dead_letter_doc(letter: DeadLetter) -> dict[str, Any]:
         "receivedAt": format_ms(letter.received_at),
         "failedAt": format_ms(letter.failed_at),
         "payload": payload,
+    }
+
+
+def transaction_status(t: Transaction) -> str:
+    """One word for a transaction: sent (a message went out), queued (one may still), else failed/expired."""
+    statuses = {m.status for m in t.messages}
+    if "sent" in statuses:
+        return "sent"
+    if statuses & {"queued", "standby"}:
+        return "queued"
+    return "expired" if "expired" in statuses else "failed"
+
+
+def transaction_doc(t: Transaction) -> dict[str, Any]:
+    """A transaction (`GET /v2/accounts/{lc}/transactions/{txnId}`): status, and each campaign's message with
+    its attempts (time, outcome, error)."""
+    return {
+        "txnId": t.txn_id,
+        "userId": t.user_id,
+        "mode": t.mode,
+        "status": transaction_status(t),
+        "receivedAt": format_ms(t.received_at),
+        "expiresAt": format_ms(t.expires_at),
+        "messages": [
+            {
+                "experimentId": m.experiment_id,
+                "channel": m.channel,
+                "status": m.status,
+                **({"reason": m.detail} if m.detail else {}),
+                "attempts": [{"at": format_ms(a.at), "outcome": a.outcome, "error": a.error} for a in m.attempts],
+            }
+            for m in t.messages
+        ],
     }
 
 

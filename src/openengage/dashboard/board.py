@@ -9,7 +9,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 from urllib.parse import parse_qs, quote
 
@@ -36,8 +36,9 @@ views.load()  # registers every page module's pages
 
 
 class Dashboard:
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, extras: Mapping[str, Any] | None = None) -> None:
         self.settings = settings
+        self.extras = dict(extras or {})  # see Context.extras
         self._store: Store | None = None
         self._signer: auth.Signer | None = None
 
@@ -168,7 +169,7 @@ class Dashboard:
             if parsed is None or not signer.csrf_ok(digest, sent):
                 return self._forbidden_csrf()
             form = parsed
-        ctx = Context(request, self.store, session, membership, signer.csrf(digest), form)
+        ctx = Context(request, self.store, session, membership, signer.csrf(digest), form, self.extras)
         if not ctx.can(p.permission):
             label = rules.PERMISSION_LABELS[p.permission]
             return ctx.render("error.html", 403, title="Forbidden", message=f"This page needs the {label} permission.")

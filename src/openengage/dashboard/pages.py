@@ -11,7 +11,7 @@ A page is an async function `(ctx: Context) -> Response` registered under
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 from urllib.parse import quote, urlencode
 
@@ -36,6 +36,8 @@ NAV_ORDER = (
     "business-events",  # #10: not in DESIGN's table; after the data pages
     "integrations/rest-api",
     "integrations/data-api",
+    "integrations/channels",
+    "campaigns",
     "team",
     "audit",
 )
@@ -82,6 +84,8 @@ class Context:
     membership: Membership  # the account open, and the member acting in it
     csrf_token: str  # put it in every form: {{ csrf_field() }} in templates
     form: dict[str, list[str]] = dataclasses.field(default_factory=dict)  # POST fields, CSRF already checked
+    # What app.py hands the dashboard from parts it may not import (layers): "send_test" (messaging)
+    extras: Mapping[str, Any] = dataclasses.field(default_factory=dict)
 
     @property
     def member(self) -> Member:

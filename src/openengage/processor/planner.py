@@ -394,9 +394,11 @@ class _Batch:
         acc, entry = ctx.entry.account_id, ctx.entry
         if r.dropped:
             self.reject_drops(ctx, r.dropped)
-        if r.name not in self.event_names:
+        # A system event name is refused unless OpenEngage wrote the record (r.system); checked on every
+        # record, as the cache of names seen below holds the names of both kinds.
+        if r.name not in self.event_names or (not r.system and is_system_event(r.name)):
             name_problem = attrs.name_issue("eventName", r.name)
-            if name_problem is None and is_system_event(r.name):
+            if name_problem is None and is_system_event(r.name) and not r.system:
                 name_problem = attrs.Issue(
                     "eventName", R_SYSTEM_EVENT, "system events cannot be created through the API"
                 )

@@ -6,6 +6,10 @@ dialects), and so are the events MoEngage adds on a merge.
 
 from __future__ import annotations
 
+from typing import Any
+
+from openengage.records import EventRecord
+
 MOE_USER_MERGED = "MOE_USER_MERGED"
 MOE_USER_MERGE_EVENT = "MOE_USER_MERGE_EVENT"
 
@@ -92,6 +96,20 @@ SYSTEM_EVENTS: frozenset[str] = frozenset(
     )
 )
 
+# OpenEngage's own delivery events (issue #10), system events too: no client can forge them.
+DELIVERY_EVENTS: frozenset[str] = frozenset(
+    ("email_queued", "email_sent", "email_failed", "webhook_queued", "webhook_sent", "webhook_failed")
+)
+SYSTEM_EVENTS = SYSTEM_EVENTS | DELIVERY_EVENTS
+
 
 def is_system_event(name: str) -> bool:
     return name in SYSTEM_EVENTS
+
+
+def delivery_event(name: str, user_id: str, data: dict[str, Any]) -> EventRecord:
+    """A system event of a message's life (issue #10), as a record for the ingest log: the processor applies
+    it like any event, so it lands on the user's timeline in order. `<channel>_queued` is written by the
+    transaction API with the transaction; `<channel>_sent` and `<channel>_failed` by the sender with the
+    outcome. `system=True` is what lets a system event name through the processor's rules."""
+    return EventRecord(name=name, user_id=user_id, data=data, system=True)

@@ -779,3 +779,203 @@ class Store(Protocol):
     async def record_sign_in_failure(self, subjects: Sequence[str], at: int) -> None: ...
     async def clear_sign_in_failures(self, subject: str) -> None: ...
     async def note_key_use(self, uses: dict[str, int]) -> None: ...
+
+    # messaging (issue #10): channels and campaigns are audited admin actions (store/messaging.py); the
+    # outbox (enqueue, claim, finish) is a hot path per backend, in the ingest log's database.
+    async def set_channel(
+        self, account_id: int, kind: str, config: dict[str, Any], secret: str | None, *, actor: Actor = SYSTEM
+    ) -> Channel:
+        """Create or replace the account's channel of `kind`; `secret` None keeps the current one."""
+        ...
+
+    async def channels(self, account_id: int) -> list[Channel]: ...
+    async def channel(self, account_id: int, kind: str) -> Channel | None: ...
+    async def create_campaign(
+        self,
+        account_id: int,
+        name: str,
+        channel: str,
+        subject: str,
+        body: str,
+        html: bool,
+        *,
+        actor: Actor = SYSTEM,
+    ) -> Campaign:
+        """A new campaign in `draft`; rules/templates.InvalidTemplate (nothing saved) for a bad template."""
+        ...
+
+    async def set_campaign_status(
+        self, account_id: int, code: str, status: str, *, actor: Actor = SYSTEM
+    ) -> Campaign: ...
+
+    async def campaigns(self, account_id: int) -> list[Campaign]: ...
+    async def campaign(self, account_id: int, code: str) -> Campaign | None: ...
+    async def campaign_by_id(self, account_id: int, campaign_id: int) -> Campaign | None: ...
+    async def transaction(self, account_id: int, txn_id: str) -> Transaction | None:
+        """The latest transaction with this id, its messages and their attempts."""
+        ...
+
+    async def enqueue(self, batch: Sequence[TxnSubmission]) -> list[TxnOutcome]:
+        """Admit (dedupe, `transactions` limit) and durably commit transactions with their log records."""
+        ...
+
+    async def claim_messages(self, owner: str, limit: int, lease_ms: int) -> list[Outgoing]:
+        """Queued messages that are due, whose log records the processor has applied, leased to `owner`
+        until now + lease_ms (another node takes them over only once the lease has run out)."""
+        ...
+
+    async def finish_messages(self, outcomes: Sequence[tuple[Outgoing, Finish]]) -> list[bool]:
+        """Record attempts and their consequences, with their system events, in one commit (the sender
+        group-commits them). For each: False (nothing recorded) when its `owner` no longer holds the lease."""
+        ...
+
+
+# ---------------------------------------------------------------- messaging (issue #10)
+
+# Message states: `queued` (to send, when `next_at` comes), `standby` (a later campaign of a fallback
+# chain, queued only if the ones before it fail), then one of `sent`, `failed`, `expired`, `skipped`.
+MESSAGE_OPEN = ("queued", "standby")
+
+
+@dataclasses.dataclass(frozen=True)
+class Channel:
+    """A delivery channel of an account: `email` (config: smtp_url, from) or `webhook` (config: url).
+
+    `secret` is the webhook's signing key; the SMTP password lives inside `config["smtp_url"]`. Neither is
+    ever logged or shown back (messaging/channels.py redacts them)."""
+
+    account_id: int
+    kind: str
+    config: dict[str, Any]
+    secret: str | None
+    updated_at: int
+
+
+@dataclasses.dataclass(frozen=True)
+class Campaign:
+    id: int
+    account_id: int
+    code: str  # the experiment id clients send: "~" and hex
+    name: str
+    channel: str  # email | webhook
+    subject: str
+    body: str
+    html: bool  # the body is HTML (autoescaped)
+    status: str  # draft | running | paused
+    created_at: int
+    updated_at: int
+
+
+@dataclasses.dataclass(frozen=True)
+class MessageDraft:
+    """One campaign of a transaction as the API accepts it."""
+
+    campaign_id: int
+    experiment_id: str
+    channel: str
+    status: str  # queued | standby | skipped
+    detail: str = ""  # why skipped
+
+
+class TxnSubmission(NamedTuple):
+    """One accepted transaction request: what the outbox keeps, and the records it appends to the ingest log
+    (trackConfig's user update and event, then one `<channel>_queued` system event per queued message),
+    committed together. Dedupe on (account, txn_id) within `dedupe_ms`; charged 1 against `transactions`."""
+
+    account_id: int
+    txn_id: str
+    user_id: str
+    mode: str  # single | all | fallback_on_attempt_failure | fallback_on_delivery_failure
+    ttl_ms: int
+    dedupe_ms: int  # 0: no dedupe window
+    limit: int  # per-minute limit of the transactions bucket; 0 = unlimited
+    data: bytes  # JSON: {"token": {...}, "email": ..., "phone": ...}
+    messages: tuple[MessageDraft, ...]
+    payload: bytes  # encode_records(...) for the ingest log
+    records: int
+    response: bytes  # JSON of the answer's `data`: a duplicate within the window gets it again
+
+
+class TxnOutcome(NamedTuple):
+    status: str  # accepted | duplicate | limited
+    limit: int = 0
+    remaining: int = 0
+    reset_seconds: int = 0
+    response: bytes | None = None  # duplicate: the first request's answer
+
+
+class TxnCommitter(Protocol):
+    """What the transaction API submits through (group commit of store.enqueue)."""
+
+    async def submit(self, submission: TxnSubmission) -> TxnOutcome: ...
+
+
+@dataclasses.dataclass(frozen=True)
+class Outgoing:
+    """A message the sender holds (its lease) and must deliver."""
+
+    id: int
+    account_id: int
+    transaction_id: int
+    txn_id: str
+    user_id: str
+    mode: str
+    seq: int
+    campaign_id: int
+    experiment_id: str
+    channel: str
+    attempts: int  # made before this one
+    received_at: int
+    expires_at: int
+    data: dict[str, Any]
+    owner: str  # the lease holder
+
+
+@dataclasses.dataclass(frozen=True)
+class Finish:
+    """What became of one attempt. `status`: queued (retry at `next_at`), sent, failed or expired.
+    `promote`: queue the next standby message of the chain (fallback); `close`: give the standby rest this
+    status (skipped: a message was sent, no fallback needed; expired: the transaction's ttl is over), with
+    `close_detail`. `payload` holds the system events to append to the ingest log in the same commit."""
+
+    status: str
+    outcome: str  # the attempt's outcome: sent | failed | expired
+    error: str | None
+    next_at: int
+    promote: bool = False
+    close: str | None = None
+    close_detail: str = ""
+    payload: bytes = b""
+    records: int = 0
+
+
+@dataclasses.dataclass(frozen=True)
+class Attempt:
+    at: int
+    outcome: str
+    error: str | None
+
+
+@dataclasses.dataclass(frozen=True)
+class Message:
+    id: int
+    seq: int
+    experiment_id: str
+    channel: str
+    status: str
+    detail: str
+    attempts: list[Attempt]
+    next_at: int
+    updated_at: int
+
+
+@dataclasses.dataclass(frozen=True)
+class Transaction:
+    id: int
+    account_id: int
+    txn_id: str
+    user_id: str
+    mode: str
+    received_at: int
+    expires_at: int
+    messages: list[Message]

@@ -14,6 +14,7 @@ MODULES = (
     "team",
     "audit",
     "business",
+    "messaging",
 )
 
 

@@ -561,6 +561,102 @@ WHERE account_id = %s AND reason = %s AND substr(field, 1, 200) = %s AND substr(
 AND id < %s
 ORDER BY id DESC LIMIT %s;
 
+-- ============================================================ messaging (issue #10): store/messaging.py
+
+-- name: channel_put
+INSERT INTO channels (account_id, kind, config, secret, updated_at) VALUES (%s, %s, %s, %s, %s)
+ON CONFLICT (account_id, kind) DO UPDATE SET config = excluded.config, secret = excluded.secret,
+    updated_at = excluded.updated_at;
+
+-- name: channel_get
+SELECT account_id, kind, config, secret, updated_at FROM channels WHERE account_id = %s AND kind = %s;
+
+-- name: channels_of
+SELECT account_id, kind, config, secret, updated_at FROM channels WHERE account_id = %s ORDER BY kind;
+
+-- name: campaign_insert
+INSERT INTO campaigns (account_id, code, name, channel, subject, body, html, status, created_at, updated_at)
+VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING RETURNING id;
+
+-- name: campaign_get
+SELECT id, account_id, code, name, channel, subject, body, html, status, created_at, updated_at
+FROM campaigns WHERE account_id = %s AND code = %s;
+
+-- name: campaign_by_id
+SELECT id, account_id, code, name, channel, subject, body, html, status, created_at, updated_at
+FROM campaigns WHERE account_id = %s AND id = %s;
+
+-- name: campaigns_of
+SELECT id, account_id, code, name, channel, subject, body, html, status, created_at, updated_at
+FROM campaigns WHERE account_id = %s ORDER BY id DESC;
+
+-- name: campaign_status
+UPDATE campaigns SET status = %s, updated_at = %s WHERE id = %s;
+
+-- name: transaction_latest
+SELECT id, account_id, txn_id, user_id, mode, received_at, expires_at FROM transactions
+WHERE account_id = %s AND txn_id = %s ORDER BY id DESC LIMIT 1;
+
+-- name: transaction_messages
+SELECT id, seq, experiment_id, channel, status, detail, next_at, updated_at FROM messages
+WHERE transaction_id = %s ORDER BY seq;
+
+-- name: transaction_attempts
+SELECT a.message_id, a.at, a.outcome, a.error FROM message_attempts a
+JOIN messages m ON m.id = a.message_id WHERE m.transaction_id = %s ORDER BY a.message_id, a.n;
+
+-- ============================================================ the outbox: store/postgres/outbox.py
+
+-- name: txn_latest
+SELECT DISTINCT ON (account_id, txn_id) account_id, txn_id, dedupe_until, response FROM transactions
+WHERE (account_id, txn_id) IN (SELECT * FROM unnest(%s::bigint[], %s::text[])) ORDER BY account_id, txn_id, id DESC;
+
+-- name: txn_entry
+INSERT INTO entries (account_id, partition, received_at, n, payload) VALUES (%s, %s, %s, %s, %s) RETURNING id;
+
+-- name: txn_insert
+INSERT INTO transactions (account_id, txn_id, user_id, mode, received_at, expires_at, dedupe_until, log_id, data,
+    response) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s) RETURNING id;
+
+-- name: message_insert
+INSERT INTO messages (transaction_id, account_id, seq, campaign_id, experiment_id, channel, status, detail, attempts,
+    next_at, expires_at, log_id, lease_owner, lease_until, updated_at)
+VALUES (%s, %s, %s, %s, %s, %s, %s, %s, 0, %s, %s, %s, NULL, 0, %s);
+
+-- name: messages_claim
+-- Due, unleased (or the lease ran out), and the log entry applied (acknowledged entries are deleted).
+-- SKIP LOCKED: nodes claiming at once take different rows instead of waiting on each other.
+WITH picked AS (
+    SELECT m.id FROM messages m
+    WHERE m.status = 'queued' AND m.next_at <= %s AND m.lease_until < %s
+      AND NOT EXISTS (SELECT 1 FROM entries e WHERE e.id = m.log_id)
+    ORDER BY m.next_at, m.id LIMIT %s FOR UPDATE SKIP LOCKED
+), leased AS (
+    UPDATE messages m SET lease_owner = %s, lease_until = %s FROM picked WHERE m.id = picked.id
+    RETURNING m.id, m.account_id, m.transaction_id, m.seq, m.campaign_id, m.experiment_id, m.channel, m.attempts,
+              m.expires_at
+)
+SELECT l.id, l.account_id, l.transaction_id, t.txn_id, t.user_id, t.mode, l.seq, l.campaign_id, l.experiment_id,
+       l.channel, l.attempts, t.received_at, l.expires_at, t.data
+FROM leased l JOIN transactions t ON t.id = l.transaction_id;
+
+-- name: message_finish
+UPDATE messages SET status = %s, attempts = attempts + 1, next_at = %s, lease_owner = NULL, lease_until = 0,
+    updated_at = %s WHERE id = %s AND lease_owner = %s RETURNING attempts;
+
+-- name: attempt_insert
+INSERT INTO message_attempts (message_id, n, at, outcome, error) VALUES (%s, %s, %s, %s, %s);
+
+-- name: message_promote
+UPDATE messages SET status = 'queued', next_at = %s, updated_at = %s
+WHERE id = (SELECT id FROM messages WHERE transaction_id = %s AND status = 'standby' ORDER BY seq LIMIT 1);
+
+-- name: messages_close
+UPDATE messages SET status = %s, detail = %s, updated_at = %s WHERE transaction_id = %s AND status = 'standby';
+
+-- name: event_entry
+INSERT INTO entries (account_id, partition, received_at, n, payload) VALUES (%s, %s, %s, %s, %s);
+
 -- ============================================================ per-minute limits outside the ingest log
 -- (store/limits.py: gdpr, business-definitions, business-events; charged in the call's transaction)
 

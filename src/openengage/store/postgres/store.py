@@ -21,12 +21,13 @@ from openengage.errors import CommitUnknown, StoreUnavailable
 from openengage.rules.dates import now_ms
 from openengage.store import migrations
 from openengage.store.access import Access
-from openengage.store.base import Claim, Outcome, StoreStatus, Submission
+from openengage.store.base import Claim, Finish, Outcome, Outgoing, StoreStatus, Submission, TxnOutcome, TxnSubmission
 from openengage.store.browse import Browse
 from openengage.store.business import Business
 from openengage.store.dead_letters import DeadLetters
 from openengage.store.gdpr import Privacy
-from openengage.store.postgres import dead_letters, ingest, processing
+from openengage.store.messaging import Messaging
+from openengage.store.postgres import dead_letters, ingest, outbox, processing
 from openengage.store.postgres.connection import (
     CONNECT_TIMEOUT,
     LOCK_MIGRATE,
@@ -57,10 +58,11 @@ def _forget(task: asyncio.Future[Any]) -> None:
         task.exception()
 
 
-class PostgresStore(Access, Reads, DeadLetters, Privacy, Business, Browse):
-    """Administration, reads, dashboard access, most of the dead letters, GDPR requests and business events
-    come from store/admin.py, store/reads.py, store/access.py, store/dead_letters.py, store/gdpr.py and
-    store/business.py, and the dashboard's data reads from store/browse.py, over `self.ex`."""
+class PostgresStore(Messaging, Access, Reads, DeadLetters, Privacy, Business, Browse):
+    """Administration, reads, dashboard access, most of the dead letters, messaging's admin, GDPR requests and
+    business events come from store/admin.py, store/reads.py, store/access.py, store/dead_letters.py,
+    store/messaging.py, store/gdpr.py and store/business.py, and the dashboard's data reads from
+    store/browse.py, over `self.ex`."""
 
     # The processor runs two claims at once, on separate connections: while one lane waits on
     # PostgreSQL the other plans, so a node's processor keeps its core busy.
@@ -222,3 +224,14 @@ class PostgresStore(Access, Reads, DeadLetters, Privacy, Business, Browse):
 
         async with processing.store_errors():
             return await self._with(run)
+
+    # ------------------------------------------------------------ the outbox (issue #10)
+
+    async def enqueue(self, batch: Sequence[TxnSubmission]) -> list[TxnOutcome]:
+        return await self._with(lambda conn: outbox.enqueue(conn, batch, now_ms()), commits=True)
+
+    async def claim_messages(self, owner: str, limit: int, lease_ms: int) -> list[Outgoing]:
+        return await self._with(lambda conn: outbox.claim(conn, owner, limit, lease_ms, now_ms()))
+
+    async def finish_messages(self, outcomes: Sequence[tuple[Outgoing, Finish]]) -> list[bool]:
+        return await self._with(lambda conn: outbox.finish(conn, outcomes, now_ms()), commits=True)

@@ -529,6 +529,97 @@ WHERE account_id = ? AND reason = ? AND substr(field, 1, 200) = ? AND substr(coa
 AND id < ?
 ORDER BY id DESC LIMIT ?;
 
+-- ============================================================ messaging (issue #10): store/messaging.py
+
+-- name: channel_put
+INSERT INTO channels (account_id, kind, config, secret, updated_at) VALUES (?, ?, ?, ?, ?)
+ON CONFLICT (account_id, kind) DO UPDATE SET config = excluded.config, secret = excluded.secret,
+    updated_at = excluded.updated_at;
+
+-- name: channel_get
+SELECT account_id, kind, config, secret, updated_at FROM channels WHERE account_id = ? AND kind = ?;
+
+-- name: channels_of
+SELECT account_id, kind, config, secret, updated_at FROM channels WHERE account_id = ? ORDER BY kind;
+
+-- name: campaign_insert
+INSERT INTO campaigns (account_id, code, name, channel, subject, body, html, status, created_at, updated_at)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING RETURNING id;
+
+-- name: campaign_get
+SELECT id, account_id, code, name, channel, subject, body, html, status, created_at, updated_at
+FROM campaigns WHERE account_id = ? AND code = ?;
+
+-- name: campaign_by_id
+SELECT id, account_id, code, name, channel, subject, body, html, status, created_at, updated_at
+FROM campaigns WHERE account_id = ? AND id = ?;
+
+-- name: campaigns_of
+SELECT id, account_id, code, name, channel, subject, body, html, status, created_at, updated_at
+FROM campaigns WHERE account_id = ? ORDER BY id DESC;
+
+-- name: campaign_status
+UPDATE campaigns SET status = ?, updated_at = ? WHERE id = ?;
+
+-- name: transaction_latest
+SELECT id, account_id, txn_id, user_id, mode, received_at, expires_at FROM log.transactions
+WHERE account_id = ? AND txn_id = ? ORDER BY id DESC LIMIT 1;
+
+-- name: transaction_messages
+SELECT id, seq, experiment_id, channel, status, detail, next_at, updated_at FROM log.messages
+WHERE transaction_id = ? ORDER BY seq;
+
+-- name: transaction_attempts
+SELECT a.message_id, a.at, a.outcome, a.error FROM log.message_attempts a
+JOIN log.messages m ON m.id = a.message_id WHERE m.transaction_id = ? ORDER BY a.message_id, a.n;
+
+-- ============================================================ the outbox (log file): store/sqlite/outbox.py
+
+-- name: txn_latest
+SELECT dedupe_until, response FROM transactions WHERE account_id = ? AND txn_id = ? ORDER BY id DESC LIMIT 1;
+
+-- name: txn_entry
+INSERT INTO entries (account_id, received_at, n, payload) VALUES (?, ?, ?, ?) RETURNING id;
+
+-- name: txn_insert
+INSERT INTO transactions (account_id, txn_id, user_id, mode, received_at, expires_at, dedupe_until, log_id, data,
+    response) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id;
+
+-- name: message_insert
+INSERT INTO messages (transaction_id, account_id, seq, campaign_id, experiment_id, channel, status, detail, attempts,
+    next_at, expires_at, log_id, lease_owner, lease_until, updated_at)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?, NULL, 0, ?);
+
+-- name: messages_due
+SELECT m.id FROM messages m WHERE m.status = 'queued' AND m.next_at <= ? AND m.lease_until < ? AND m.log_id <= ?
+ORDER BY m.next_at, m.id LIMIT ?;
+
+-- name: message_lease
+UPDATE messages SET lease_owner = ?, lease_until = ? WHERE id = ? AND status = 'queued' AND lease_until < ?
+RETURNING id;
+
+-- name: message_claimed
+SELECT m.id, m.account_id, m.transaction_id, t.txn_id, t.user_id, t.mode, m.seq, m.campaign_id, m.experiment_id,
+       m.channel, m.attempts, t.received_at, m.expires_at, t.data
+FROM messages m JOIN transactions t ON t.id = m.transaction_id WHERE m.id = ?;
+
+-- name: message_finish
+UPDATE messages SET status = ?, attempts = attempts + 1, next_at = ?, lease_owner = NULL, lease_until = 0,
+    updated_at = ? WHERE id = ? AND lease_owner = ? RETURNING attempts;
+
+-- name: attempt_insert
+INSERT INTO message_attempts (message_id, n, at, outcome, error) VALUES (?, ?, ?, ?, ?);
+
+-- name: message_promote
+UPDATE messages SET status = 'queued', next_at = ?, updated_at = ?
+WHERE id = (SELECT id FROM messages WHERE transaction_id = ? AND status = 'standby' ORDER BY seq LIMIT 1);
+
+-- name: messages_close
+UPDATE messages SET status = ?, detail = ?, updated_at = ? WHERE transaction_id = ? AND status = 'standby';
+
+-- name: event_entry
+INSERT INTO entries (account_id, received_at, n, payload) VALUES (?, ?, ?, ?);
+
 -- ============================================================ per-minute limits outside the ingest log
 -- (store/limits.py: gdpr, business-definitions, business-events; charged in the call's transaction)
 

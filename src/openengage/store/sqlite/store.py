@@ -27,14 +27,15 @@ from openengage import metrics
 from openengage.errors import CommitUnknown, StoreUnavailable
 from openengage.store import common, migrations
 from openengage.store.access import Access
-from openengage.store.base import Claim, Outcome, StoreStatus, Submission
+from openengage.store.base import Claim, Finish, Outcome, Outgoing, StoreStatus, Submission, TxnOutcome, TxnSubmission
 from openengage.store.browse import Browse
 from openengage.store.business import Business
 from openengage.store.dead_letters import DeadLetters
 from openengage.store.gdpr import Privacy
+from openengage.store.messaging import Messaging
 from openengage.store.reads import Reads
 from openengage.store.sql import load_queries
-from openengage.store.sqlite import dead_letters, processing
+from openengage.store.sqlite import dead_letters, outbox, processing
 from openengage.store.sqlite.executor import SqliteExecutor
 
 Q = load_queries("openengage.store.sqlite")
@@ -72,10 +73,11 @@ def _commit_error(exc: sqlite3.Error) -> StoreUnavailable:
     return StoreUnavailable(f"SQLite cannot commit: {exc}")
 
 
-class SqliteStore(Access, Reads, DeadLetters, Privacy, Business, Browse):
-    """Administration, reads, dashboard access, most of the dead letters, GDPR requests and business events
-    come from store/admin.py, store/reads.py, store/access.py, store/dead_letters.py, store/gdpr.py and
-    store/business.py, and the dashboard's data reads from store/browse.py, over `self.ex`."""
+class SqliteStore(Messaging, Access, Reads, DeadLetters, Privacy, Business, Browse):
+    """Administration, reads, dashboard access, most of the dead letters, messaging's admin, GDPR requests and
+    business events come from store/admin.py, store/reads.py, store/access.py, store/dead_letters.py,
+    store/messaging.py, store/gdpr.py and store/business.py, and the dashboard's data reads from
+    store/browse.py, over `self.ex`."""
 
     processing_lanes = 1  # one writer on the store file: a second lane would only wait for the lock
 
@@ -371,3 +373,27 @@ class SqliteStore(Access, Reads, DeadLetters, Privacy, Business, Browse):
             return dead_letters.requeue(self._conn("log"), self._conn("read"), account_id, ids)
 
         return await self._run(self._log_writer, run)
+
+    # ------------------------------------------------------------ the outbox (issue #10)
+
+    async def enqueue(self, batch: Sequence[TxnSubmission]) -> list[TxnOutcome]:
+        def run() -> list[TxnOutcome]:
+            self._check_room()
+            try:
+                return outbox.enqueue(self._conn("log"), batch, _now())
+            except sqlite3.OperationalError as exc:
+                raise _commit_error(exc) from exc
+
+        return await self._run(self._log_writer, run)
+
+    async def claim_messages(self, owner: str, limit: int, lease_ms: int) -> list[Outgoing]:
+        # A read first: an idle sender polls without ever taking the log file's write lock.
+        cursor = await self._run(self._readers, self._cursor)
+        now = _now()
+        if not await self._run(self._readers, lambda: outbox.due(self._conn("log_read"), now, cursor, 1)):
+            return []
+        return await self._run(self._log_writer, lambda: outbox.claim(self._conn("log"), owner, limit, lease_ms,
+                                                                      _now(), cursor))  # fmt: skip
+
+    async def finish_messages(self, outcomes: Sequence[tuple[Outgoing, Finish]]) -> list[bool]:
+        return await self._run(self._log_writer, lambda: outbox.finish(self._conn("log"), outcomes, _now()))

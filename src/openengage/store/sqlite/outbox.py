@@ -1,0 +1,136 @@
+"""The outbox on SQLite, in the ingest log's file: on the log writer's thread and connection, so a
+transaction, its messages and its log entry commit together (one file, one commit, one fsync), and so do
+a message's outcome and its system events. The sender claims only messages whose log entry the processor
+has applied (`log_id <= processor_cursor`, read from the store file before the claim)."""
+
+from __future__ import annotations
+
+import contextlib
+import sqlite3
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
+
+from openengage.store import common
+from openengage.store.base import Finish, Outgoing, TxnOutcome, TxnSubmission
+from openengage.store.outbox import TxnAdmission
+from openengage.store.sql import load_queries
+
+Q = load_queries("openengage.store.sqlite")
+T = TypeVar("T")
+
+
+def _in_transaction(conn: sqlite3.Connection, fn: Callable[[], T]) -> T:
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        result = fn()
+        conn.execute("COMMIT")
+    except BaseException:
+        if conn.in_transaction:
+            with contextlib.suppress(sqlite3.Error):  # the original error is the one worth raising
+                conn.execute("ROLLBACK")
+        raise
+    return result
+
+
+def enqueue(conn: sqlite3.Connection, batch: Sequence[TxnSubmission], now: int) -> list[TxnOutcome]:
+    window = common.window_of(now)
+
+    def prior(account_id: int, txn_id: str) -> tuple[int, bytes] | None:
+        row = conn.execute(Q["txn_latest"], (account_id, txn_id)).fetchone()
+        return (int(row[0]), bytes(row[1])) if row is not None else None
+
+    def used(account_id: int, bucket: str) -> int:
+        row = conn.execute(Q["window_get"], (account_id, bucket)).fetchone()
+        return int(row[1]) if row is not None and row[0] == window else 0
+
+    def run() -> list[TxnOutcome]:
+        admission = TxnAdmission(now, prior, used)
+        outcomes = admission.decide(batch)
+        for t in admission.accepted:
+            log_id = int(conn.execute(Q["txn_entry"], (t.account_id, now, t.records, t.payload)).fetchone()[0])
+            expires = now + t.ttl_ms
+            dedupe_until = now + t.dedupe_ms if t.dedupe_ms else 0
+            tid = conn.execute(
+                Q["txn_insert"],
+                (t.account_id, t.txn_id, t.user_id, t.mode, now, expires, dedupe_until, log_id, t.data, t.response),
+            ).fetchone()[0]
+            conn.executemany(
+                Q["message_insert"],
+                [
+                    (
+                        tid,
+                        t.account_id,
+                        seq,
+                        m.campaign_id,
+                        m.experiment_id,
+                        m.channel,
+                        m.status,
+                        m.detail,
+                        now,
+                        expires,
+                        log_id,
+                        now,
+                    )
+                    for seq, m in enumerate(t.messages)
+                ],
+            )
+        if admission.counters:
+            conn.executemany(Q["window_put"], [(a, b, window, n) for (a, b), n in admission.counters.items()])
+        return outcomes
+
+    return _in_transaction(conn, run)
+
+
+def due(conn: sqlite3.Connection, now: int, cursor: int, limit: int) -> list[int]:
+    """Ids of messages to claim (a read; the claim itself checks again under the write lock)."""
+    return [int(r[0]) for r in conn.execute(Q["messages_due"], (now, now, cursor, limit)).fetchall()]
+
+
+def outgoing(row: Any, owner: str) -> Outgoing:
+    return Outgoing(
+        int(row[0]),
+        int(row[1]),
+        int(row[2]),
+        row[3],
+        row[4],
+        row[5],
+        int(row[6]),
+        int(row[7]),
+        row[8],
+        row[9],
+        int(row[10]),
+        int(row[11]),
+        int(row[12]),
+        common.json_decode(bytes(row[13])),
+        owner,
+    )
+
+
+def claim(conn: sqlite3.Connection, owner: str, limit: int, lease_ms: int, now: int, cursor: int) -> list[Outgoing]:
+    def run() -> list[Outgoing]:
+        claimed = []
+        for message_id in due(conn, now, cursor, limit):
+            if conn.execute(Q["message_lease"], (owner, now + lease_ms, message_id, now)).fetchone() is None:
+                continue
+            claimed.append(outgoing(conn.execute(Q["message_claimed"], (message_id,)).fetchone(), owner))
+        return claimed
+
+    return _in_transaction(conn, run)
+
+
+def _finish(conn: sqlite3.Connection, m: Outgoing, f: Finish, now: int) -> bool:
+    row = conn.execute(Q["message_finish"], (f.status, f.next_at, now, m.id, m.owner)).fetchone()
+    if row is None:  # the lease ran out and another sender took the message over
+        return False
+    conn.execute(Q["attempt_insert"], (m.id, int(row[0]), now, f.outcome, f.error))
+    if f.promote:
+        conn.execute(Q["message_promote"], (now, now, m.transaction_id))
+    if f.close is not None:
+        conn.execute(Q["messages_close"], (f.close, f.close_detail, now, m.transaction_id))
+    if f.records:
+        conn.execute(Q["event_entry"], (m.account_id, now, f.records, f.payload))
+    return True
+
+
+def finish(conn: sqlite3.Connection, outcomes: Sequence[tuple[Outgoing, Finish]], now: int) -> list[bool]:
+    return _in_transaction(conn, lambda: [_finish(conn, m, f, now) for m, f in outcomes])
