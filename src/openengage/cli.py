@@ -224,6 +224,12 @@ def main() -> None:
     type=click.IntRange(0, 3650),
     help="Days a GDPR erasure stays pending (cancellable) before it runs. Default: 7",
 )
+@click.option(
+    "--outbox-retention-days",
+    default=None,
+    type=click.IntRange(1, 3650),
+    help="Days a transaction is kept after its ttl ends, then deleted with its messages. Default: 30",
+)
 def serve(
     database_url: str | None,
     host: str | None,
@@ -234,6 +240,7 @@ def serve(
     migrate: bool | None,
     log_format: str | None,
     gdpr_pending_days: int | None,
+    outbox_retention_days: int | None,
 ) -> None:
     """Run the HTTP API and the processor. On an empty store, create and print a first account."""
     from openengage.serve import serve as run_server
@@ -248,6 +255,7 @@ def serve(
         migrate=migrate,
         log_format=log_format,
         gdpr_pending_days=gdpr_pending_days,
+        outbox_retention_days=outbox_retention_days,
     )
     try:
         status = run_server(settings)
@@ -259,12 +267,19 @@ def serve(
 @main.command()
 @database_option
 @click.option("--burst", is_flag=True, help="Apply everything pending, then exit.")
-def process(database_url: str | None, burst: bool) -> None:
+@click.option(
+    "--outbox-retention-days",
+    default=None,
+    type=click.IntRange(1, 3650),
+    help="Days a transaction is kept after its ttl ends, then deleted with its messages. Default: 30",
+)
+def process(database_url: str | None, burst: bool, outbox_retention_days: int | None) -> None:
     """Run the processor alone (for API-only nodes elsewhere, or a one-off `--burst`)."""
     from openengage.serve import run_processor
 
+    settings = settings_from(database_url=database_url, outbox_retention_days=outbox_retention_days)
     try:
-        applied = run_processor(settings_from(database_url=database_url), burst=burst)
+        applied = run_processor(settings, burst=burst)
     except OpenEngageError as exc:
         raise click.ClickException(str(exc)) from None
     if burst:

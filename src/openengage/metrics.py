@@ -76,7 +76,7 @@ TRANSACTIONS = Counter(
 )
 MESSAGE_ATTEMPTS = Counter(
     "openengage_message_attempts",
-    "Delivery attempts of the sender, by channel and outcome (sent, retry, failed, expired).",
+    "Delivery attempts of the sender, by channel and outcome (sent, retry, failed, expired, skipped).",
     ["channel", "outcome"],
 )
 

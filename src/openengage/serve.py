@@ -37,6 +37,7 @@ from uvicorn.importer import import_from_string
 from openengage.dashboard.auth import login_link
 from openengage.errors import ConfigError
 from openengage.lifecycle import die_with_parent, setup_logging, tune_gc
+from openengage.messaging import retention
 from openengage.messaging.sender import Sender
 from openengage.metrics import MULTIPROC_ENV
 from openengage.processor import eraser, worker
@@ -142,6 +143,7 @@ async def _run_processor(settings: Settings, burst: bool) -> int:
         if burst:
             applied = await worker.drain(store, settings.batch_records)
             await eraser.once(store)  # GDPR erasures due now (docs/privacy.md)
+            await retention.once(store, settings.outbox_retention_days)  # docs/messaging.md
             return applied
         tune_gc()
         stop = asyncio.Event()
@@ -149,7 +151,9 @@ async def _run_processor(settings: Settings, burst: bool) -> int:
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
         await asyncio.gather(
-            worker.run(store, stop, settings.batch_records, settings.poll_interval), eraser.run(store, stop)
+            worker.run(store, stop, settings.batch_records, settings.poll_interval),
+            eraser.run(store, stop),
+            retention.run(store, stop, settings.outbox_retention_days),
         )
         return 0
     finally:

@@ -55,6 +55,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("sender", True, "Whether `serve` runs the message sender (transactional email and webhooks)."),
     Setting("sender_lease", 60.0, "Seconds a sender holds a message it is delivering before another may retry it."),
     Setting("sender_concurrency", 16, "Most messages one sender delivers at once."),
+    Setting("outbox_retention_days", 30, "Days a finished transaction is kept after its ttl ends."),
 )
 
 _BY_NAME = {s.name: s for s in SETTINGS}
@@ -111,6 +112,7 @@ class Settings:
     sender: bool = True
     sender_lease: float = 60.0
     sender_concurrency: int = 16
+    outbox_retention_days: int = 30
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
@@ -142,6 +144,8 @@ class Settings:
             raise ConfigError("Settings 'shutdown_timeout' and 'min_free_mb' cannot be negative.")
         if not 0 <= self.gdpr_pending_days <= 3650:
             raise ConfigError("Setting 'gdpr_pending_days' must be a whole number of days from 0 to 3650.")
+        if not 1 <= self.outbox_retention_days <= 3650:
+            raise ConfigError("Setting 'outbox_retention_days' must be a whole number of days from 1 to 3650.")
         if self.sync not in ("full", "normal"):
             raise ConfigError(f"Setting 'sync' has value '{self.sync}'. Use 'full' or 'normal'.")
         if self.workers < 1:

@@ -285,7 +285,10 @@ def test_portability_embeds_the_profile_and_its_events(api: Harness) -> None:
     r = send(api, request("req-p", "portability", "port"))
     assert r.status_code == 201, r.text
     doc = r.json()
-    assert list(doc) == ["subject_request_id", "subject_request_type", "message", "profile", "events", "next"]
+    assert list(doc) == [
+        *("subject_request_id", "subject_request_type", "message", "profile", "events", "next", "transactions")
+    ]
+    assert doc["transactions"] == []  # no messaging for this user (tests/messaging/test_gdpr_messaging.py)
     assert doc["message"] == "portability request registered"
     assert doc["profile"] == api.profile("port")
     assert doc["profile"]["anonymousIds"] == ["port-anon"] and doc["profile"]["attributes"] == {"Plan": "gold"}

@@ -12,7 +12,7 @@ account's `gdpr` limit (100 per minute), charged in the call's own transaction: 
 - restriction / re-enable: the user's new data is dropped (reason `restricted`) / processed again, from
   the 201 on;
 - portability: the profile and its newest events (at most PORTABLE_EVENTS, with the cursor of the rest
-  for the read API) in the 201.
+  for the read API) and the user's transactions (messaging) in the 201.
 The fields of the OpenGDPR request format this API does not use (`submitted_time`, `api_version`,
 `status_callback_urls`, …) are accepted and ignored.
 """
@@ -41,12 +41,13 @@ from openengage.errors import Conflict, NotFound
 from openengage.operations import BEARER, ApiRoute, Header, Operation, Param, Reply
 from openengage.rules import gdpr
 from openengage.rules.dates import now_ms
-from openengage.store.base import Charge, GdprRequest, Limited
+from openengage.store.base import Charge, GdprRequest, Limited, Transaction
 
 BUCKET = "gdpr"
 MAX_REQUEST_ID = 200
 MAX_USER_ID = 100
 PORTABLE_EVENTS = 10_000  # events embedded in a portability answer; the rest through the read API
+PORTABLE_TRANSACTIONS = 10_000  # the newest transactions (the outbox keeps them outbox_retention_days)
 _PAGE = 1000
 _encode = msgspec.json.encode
 
@@ -143,11 +144,22 @@ def _summary(req: GdprRequest) -> dict[str, Any]:
     return {"subject_request_id": req.request_id, "subject_request_type": req.type}
 
 
+def portable_transaction(t: Transaction) -> dict[str, Any]:
+    """A transaction in a portability answer: the status document's fields, its messages as `campaigns`."""
+    doc = shapes.transaction_doc(t)
+    del doc["userId"]
+    doc["campaigns"] = doc.pop("messages")
+    return doc
+
+
 async def _portable(svc: Services, account: Account, user_id: str) -> dict[str, Any]:
-    """The profile and its newest events, at most PORTABLE_EVENTS; `next` continues them in the read API."""
+    """The profile and its newest events, at most PORTABLE_EVENTS (`next` continues them in the read API),
+    and the user's newest transactions (messaging), at most PORTABLE_TRANSACTIONS."""
+    found = await svc.store.user_transactions(account.id, user_id, PORTABLE_TRANSACTIONS)
+    transactions = [portable_transaction(t) for t in found]
     profile = await svc.store.profile(account.id, "u", user_id)
     if profile is None:  # erased or merged away between the registration and this read
-        return {"profile": None, "events": [], "next": None}
+        return {"profile": None, "events": [], "next": None, "transactions": transactions}
     events: list[dict[str, Any]] = []
     cursor: str | None = None
     while len(events) < PORTABLE_EVENTS:
@@ -156,7 +168,7 @@ async def _portable(svc: Services, account: Account, user_id: str) -> dict[str, 
         cursor = page.next
         if cursor is None:
             break
-    return {"profile": shapes.profile_doc(profile), "events": events, "next": cursor}
+    return {"profile": shapes.profile_doc(profile), "events": events, "next": cursor, "transactions": transactions}
 
 
 # ---------------------------------------------------------------- routes
@@ -236,8 +248,37 @@ class GdprError(msgspec.Struct):
     message: str
 
 
+class PortableAttempt(msgspec.Struct, kw_only=True):
+    """One delivery attempt."""
+
+    at: str
+    outcome: str
+    error: str | None
+
+
+class PortableCampaign(msgspec.Struct, kw_only=True):
+    """One campaign's message of a transaction."""
+
+    experimentId: str
+    channel: str
+    status: Literal["queued", "standby", "sent", "failed", "expired", "skipped"]
+    reason: str | UnsetType = UNSET
+    attempts: list[PortableAttempt]
+
+
+class PortableTransaction(msgspec.Struct, kw_only=True):
+    """One transaction of the user (messaging), as `GET .../transactions/{txnId}` shows it."""
+
+    txnId: str
+    mode: str
+    status: Literal["sent", "queued", "failed", "expired"]
+    receivedAt: str
+    expiresAt: str
+    campaigns: list[PortableCampaign]
+
+
 class GdprRegistered(msgspec.Struct, kw_only=True):
-    """Registered; a portability request carries the profile and its newest events."""
+    """Registered; a portability request carries the profile, its newest events and its transactions."""
 
     subject_request_id: str
     subject_request_type: str
@@ -245,6 +286,7 @@ class GdprRegistered(msgspec.Struct, kw_only=True):
     profile: shapes.ProfileDoc | UnsetType | None = UNSET
     events: list[shapes.EventDoc] | UnsetType = UNSET
     next: str | UnsetType | None = UNSET
+    transactions: list[PortableTransaction] | UnsetType = UNSET
 
 
 class GdprStatus(msgspec.Struct, kw_only=True):
@@ -296,7 +338,7 @@ routes = [
             summary="Register a GDPR request",
             tag="WebEngage",
             description="Erasure (after a pending period, cancellable until then), restriction, re-enable, "
-            "portability (the profile and its events in the answer). docs/privacy.md.",
+            "portability (the profile, its events and its transactions in the answer). docs/privacy.md.",
             security=BEARER,
             params=(LICENSE_CODE,),
             body=GdprRequestIn,

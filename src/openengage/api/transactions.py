@@ -9,7 +9,8 @@
 
 Order of checks: format, license code (404), Bearer key (401), Content-Type (415), size (413), body
 (400, the message names the field), campaigns (404: unknown or not running), user (404 unless
-`trackConfig.updateUser` creates it), reachability (412: no address, opted out, no channel set up), then
+`trackConfig.updateUser` creates it), GDPR (412: processing restricted, or an erasure of the user is due),
+reachability (412: no address, opted out, no channel set up), then
 the outbox commit decides the rate limit (429, `transactions`: 100 per minute by default) and the dedupe
 window atomically with the durable write. A 200 is sent only once the transaction is committed (fsynced).
 """
@@ -33,6 +34,8 @@ from openengage.api.services import Services, services
 from openengage.api.webengage import Refused, authenticate, known_headers, outcome_headers, response_format
 from openengage.api.webengage_schema import Invalid
 from openengage.records import Record, encode_records
+from openengage.rules import gdpr
+from openengage.rules.dates import now_ms
 from openengage.rules.system_events import delivery_event
 from openengage.store.base import Campaign, MessageDraft, Outcome, Profile, TxnSubmission
 
@@ -124,6 +127,10 @@ async def _trigger(request: Request, codes: list[str] | None, mode: str) -> Resp
         profile = await svc.store.profile(account.id, "u", req.user_id)
         if profile is None and req.update_user is None:
             return we.error(404, f"Error: no user '{req.user_id}' in this account.", fmt, headers)
+        block = await svc.store.gdpr_block(account.id, req.user_id, now_ms())
+        if block is not None:
+            message = f"Error: the user '{req.user_id}' cannot be reached ({gdpr.block_reason(block)})."
+            return we.error(412, message, fmt, headers)
         config = _Config.fresh(svc)
         if account.id not in config.channels:
             config.channels[account.id] = {c.kind for c in await svc.store.channels(account.id)}

@@ -35,7 +35,7 @@ from openengage.errors import StoreUnavailable
 from openengage.messaging import channels
 from openengage.messaging.channels import DeliveryError
 from openengage.records import encode_records
-from openengage.rules import templates
+from openengage.rules import gdpr, templates
 from openengage.rules.channel_config import parse_smtp_url
 from openengage.rules.dates import format_ms, now_ms
 from openengage.rules.system_events import delivery_event
@@ -48,6 +48,10 @@ RETRY_MAX = 60.0
 POLL_SECONDS = 0.2
 CHANNEL_CACHE_SECONDS = 1.0  # a changed channel is used within a second
 ERROR_CHARS = 500
+
+
+class Withheld(Exception):
+    """The user may not be messaged (GDPR restriction, or a due erasure): the message is skipped."""
 
 
 def retry_pause(attempts: int, first: float = RETRY_FIRST, cap: float = RETRY_MAX) -> float:
@@ -195,6 +199,11 @@ class Sender:
             )
         try:
             await self._send(m)
+        except Withheld as exc:
+            # Nothing was sent; no timeline event either (a restricted user's new data is dropped, an
+            # erased user's goes with the erasure). The rest of a fallback chain is withheld alike.
+            why = f"not sent: {exc}"
+            return Finish("skipped", "failed", why, now_ms(), close="skipped", close_detail=why)
         except DeliveryError as exc:
             return self._failed(m, str(exc), exc.permanent)
         except templates.RenderError as exc:
@@ -245,8 +254,8 @@ class Sender:
             except Exception:  # a bug: the lease runs out and the message is attempted again
                 log.exception("message %d: recording its outcome failed", m.id, extra={"action": "sender"})
                 return
-                await asyncio.sleep(pause)
-                pause = min(2.0, pause * 2)
+            await asyncio.sleep(pause)  # only after a StoreUnavailable: every other path returned
+            pause = min(2.0, pause * 2)
 
     async def _record(self, m: Outgoing, f: Finish) -> bool:
         """Hand an outcome to the recorder: outcomes that arrive while a commit is in flight share the next."""
@@ -310,6 +319,11 @@ class Sender:
             "campaign": {"id": campaign.code, "name": campaign.name},
         }
         rendered = templates.render(campaign.subject, campaign.body, campaign.html, context)
+        # Checked last before the network: a restriction registered, or an erasure fallen due, up to now
+        # keeps the message from going out (docs/messaging.md "GDPR").
+        block = await self.store.gdpr_block(m.account_id, m.user_id, now_ms())
+        if block is not None:
+            raise Withheld(gdpr.block_reason(block))
         if m.channel == "email":
             to = m.data.get("email") or system.get("email")
             if not to:

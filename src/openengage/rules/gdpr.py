@@ -72,3 +72,17 @@ def subject_hash(salt: str, user_id: str) -> str:
 
 def registered_message(kind: str) -> str:
     return f"{kind} request registered"
+
+
+# Why a user may not be messaged (Store.gdpr_block): the transaction API answers 412 with it, and the
+# sender withholds a queued message with it (docs/messaging.md "GDPR").
+BLOCK_RESTRICTED = "restricted"
+BLOCK_ERASURE = "erasure"
+BLOCK_REASONS = {
+    BLOCK_RESTRICTED: "processing restricted (GDPR restriction request)",
+    BLOCK_ERASURE: "a GDPR erasure of the user is due",
+}
+
+
+def block_reason(block: str) -> str:
+    return BLOCK_REASONS.get(block, block)

@@ -449,6 +449,7 @@ class Erasure:
     devices: int
     rejections: int
     merges: int
+    transactions: int = 0  # the person's outbox transactions (messaging), with their messages and attempts
 
 
 @dataclasses.dataclass(frozen=True)
@@ -703,7 +704,13 @@ class Store(Protocol):
 
     async def erase_due(self, now: int, limit: int = 10) -> list[Erasure]:
         """Run up to `limit` erasures due at `now` whose account has nothing older pending in the ingest
-        log; each one transaction, audited. Nodes running this at once never run one erasure twice."""
+        log and none of whose person's messages a sender holds; each one transaction, audited (with the
+        person's outbox rows). Nodes running this at once never run one erasure twice."""
+        ...
+
+    async def gdpr_block(self, account_id: int, user_id: str, now: int) -> str | None:
+        """Why the user may not be messaged at `now` (rules/gdpr.py BLOCK_*: restricted, or an erasure of
+        them is due), None when they may."""
         ...
 
     # business events (store/business.py)
@@ -827,6 +834,15 @@ class Store(Protocol):
     async def finish_messages(self, outcomes: Sequence[tuple[Outgoing, Finish]]) -> list[bool]:
         """Record attempts and their consequences, with their system events, in one commit (the sender
         group-commits them). For each: False (nothing recorded) when its `owner` no longer holds the lease."""
+        ...
+
+    async def user_transactions(self, account_id: int, user_id: str, limit: int) -> list[Transaction]:
+        """The user's newest `limit` transactions, newest first, with messages and attempts (portability)."""
+        ...
+
+    async def prune_outbox(self, cutoff: int, limit: int) -> int:
+        """Delete up to `limit` transactions (messages, attempts) whose ttl and dedupe window ended before
+        `cutoff`: outbox retention. The number deleted; call again until it is below `limit`."""
         ...
 
 

@@ -10,6 +10,13 @@ nodes never run the same one and never wait for each other) and the profile, rem
 identities, events, devices, rejections and merge-ledger entries, the user's restriction, replaces the
 user id on every request of that user by a salted hash, marks the request done and writes the audit
 entry (counts and the hash, never the id). It is idempotent: a crash rolls it back and it runs again.
+
+The person's outbox rows (transactions, messages, attempts: addresses, tokens) go too, through each
+backend's `_erase_outbox`: on PostgreSQL in the same transaction; on SQLite, where the outbox lives in
+the ingest log's file, in a commit of that file made before the erasure's own commit (a crash between
+the two leaves the request pending, and the rerun finds nothing left in the outbox). Either way the
+erasure waits (it is tried again in a few seconds) while a sender holds one of the person's messages, and
+once it has removed them no sender can take one: nothing is sent for the person after the erasure.
 """
 
 from __future__ import annotations
@@ -40,10 +47,23 @@ def _count(n: int, one: str, many: str) -> str:
     return f"{n} {one if n == 1 else many}"
 
 
+class _InFlight(Exception):
+    """A sender holds one of the person's messages right now: the erasure waits for the next round."""
+
+
 class Privacy:
     """Mixed into each backend's store, which sets `ex`."""
 
     ex: Executor
+
+    async def _erase_outbox(self, tx: Tx, account_id: int, users: list[str], now: int) -> int | None:
+        """Delete the users' outbox transactions (with their messages and attempts) before `tx` commits; the
+        number of transactions, or None (nothing deleted) while a sender holds one of their messages."""
+        raise NotImplementedError
+
+    async def gdpr_block(self, account_id: int, user_id: str, now: int) -> str | None:
+        row = await self.ex.one("gdpr_block", account_id, user_id, account_id, user_id, now)
+        return None if row is None else str(row[0])
 
     async def gdpr_register(
         self,
@@ -116,7 +136,11 @@ class Privacy:
             pending = await self.ex.one("log_pending_before", int(account_id), int(due))
             if pending is not None and int(pending[0]) > 0:
                 continue
-            erased = await self._erase(int(request_pk), now)
+            try:
+                erased = await self._erase(int(request_pk), now)
+            except _InFlight:
+                log.info("GDPR erasure waits for a message being sent", extra={"action": "gdpr_erasure_wait"})
+                continue
             if erased is not None:
                 done.append(erased)
         return done
@@ -160,17 +184,21 @@ class Privacy:
             for aid in sorted(anonymous):
                 rejections += await tx.run("erase_anonymous_rejections", account_id, aid)
                 await tx.run("erase_rejection_examples", account_id, aid, aid)
+            outboxed = await self._erase_outbox(tx, account_id, sorted(users), now)
+            if outboxed is None:
+                raise _InFlight()  # rolls this transaction back
             if stats != (0, 0) or events:
                 await tx.run("stats_adjust", account_id, stats[0], stats[1], -events)
             await tx.run("gdpr_done", now, request_pk)
             erasure = Erasure(account_id, request_id, gdpr.subject_hash(salt, user_id), profiles, identities,
-                              events, devices, rejections, merges)  # fmt: skip
+                              events, devices, rejections, merges, outboxed)  # fmt: skip
             detail = (
                 f"subject: sha256 {erasure.subject_hash} (salted; the salt stays with the request); removed "
                 f"{_count(profiles, 'profile', 'profiles')}, {_count(identities, 'identity', 'identities')}, "
                 f"{_count(events, 'event', 'events')}, {_count(devices, 'device', 'devices')}, "
                 f"{_count(rejections, 'rejection', 'rejections')}, "
-                f"{_count(merges, 'merge ledger entry', 'merge ledger entries')}"
+                f"{_count(merges, 'merge ledger entry', 'merge ledger entries')}, "
+                f"{_count(outboxed, 'messaging transaction', 'messaging transactions')}"
             )
             await _audit(tx, SYSTEM, account_id, now, gdpr.AUDIT_ERASE, request_id, detail)
         log.info("GDPR erasure %s of account %d done", request_id, account_id, extra={"action": "gdpr_erasure"})

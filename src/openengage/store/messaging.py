@@ -151,3 +151,21 @@ class Messaging(Admin):
             for m in await self.ex.all("transaction_messages", tid)
         ]
         return Transaction(tid, int(row[1]), row[2], row[3], row[4], int(row[5]), int(row[6]), messages)
+
+    async def user_transactions(self, account_id: int, user_id: str, limit: int) -> list[Transaction]:
+        rows = await self.ex.all("user_transactions", account_id, user_id, limit)
+        if not rows:
+            return []
+        oldest = min(int(r[0]) for r in rows)
+        attempts: dict[int, list[Attempt]] = {}
+        for message_id, at, outcome, error in await self.ex.all("user_attempts", account_id, user_id, oldest):
+            attempts.setdefault(int(message_id), []).append(Attempt(int(at), outcome, error))
+        messages: dict[int, list[Message]] = {}
+        for m in await self.ex.all("user_messages", account_id, user_id, oldest):
+            messages.setdefault(int(m[0]), []).append(
+                Message(int(m[1]), int(m[2]), m[3], m[4], m[5], m[6], attempts.get(int(m[1]), []), int(m[7]), int(m[8]))
+            )
+        return [
+            Transaction(int(r[0]), int(r[1]), r[2], r[3], r[4], int(r[5]), int(r[6]), messages.get(int(r[0]), []))
+            for r in rows
+        ]

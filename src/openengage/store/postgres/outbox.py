@@ -133,3 +133,10 @@ async def finish(conn: Conn, outcomes: Sequence[tuple[Outgoing, Finish]], now: i
         for m, f in sorted(outcomes, key=lambda o: o[0].id):
             done[m.id] = await _finish(conn, m, f, now)
     return [done[m.id] for m, _ in outcomes]
+
+
+async def prune(conn: Conn, cutoff: int, limit: int) -> int:
+    """Delete up to `limit` transactions whose ttl and dedupe window ended before `cutoff` (retention)."""
+    async with transaction(conn):
+        cur = await conn.execute(Q["outbox_prune"], (cutoff, cutoff, limit))
+        return int(cur.rowcount)

@@ -605,6 +605,31 @@ WHERE transaction_id = %s ORDER BY seq;
 SELECT a.message_id, a.at, a.outcome, a.error FROM message_attempts a
 JOIN messages m ON m.id = a.message_id WHERE m.transaction_id = %s ORDER BY a.message_id, a.n;
 
+-- name: user_transactions
+-- (account, user, limit): the user's newest transactions (GDPR portability).
+SELECT id, account_id, txn_id, user_id, mode, received_at, expires_at FROM transactions
+WHERE account_id = %s AND user_id = %s ORDER BY id DESC LIMIT %s;
+
+-- name: user_messages
+-- (account, user, oldest transaction id): the messages of those transactions.
+SELECT m.transaction_id, m.id, m.seq, m.experiment_id, m.channel, m.status, m.detail, m.next_at, m.updated_at
+FROM transactions t JOIN messages m ON m.transaction_id = t.id
+WHERE t.account_id = %s AND t.user_id = %s AND t.id >= %s ORDER BY m.transaction_id, m.seq;
+
+-- name: user_attempts
+SELECT a.message_id, a.at, a.outcome, a.error
+FROM transactions t JOIN messages m ON m.transaction_id = t.id JOIN message_attempts a ON a.message_id = m.id
+WHERE t.account_id = %s AND t.user_id = %s AND t.id >= %s ORDER BY a.message_id, a.n;
+
+-- name: gdpr_block
+-- (account, user, account, user, now): why the user may not be messaged: a restriction, or an erasure
+-- that is due (rules/gdpr.py).
+SELECT 'restricted' FROM gdpr_restrictions WHERE account_id = %s AND user_id = %s
+UNION ALL
+SELECT 'erasure' FROM gdpr_requests
+WHERE account_id = %s AND user_id = %s AND type = 'erasure' AND status = 'pending' AND due_at <= %s
+LIMIT 1;
+
 -- ============================================================ the outbox: store/postgres/outbox.py
 
 -- name: txn_latest
@@ -653,6 +678,40 @@ WHERE id = (SELECT id FROM messages WHERE transaction_id = %s AND status = 'stan
 
 -- name: messages_close
 UPDATE messages SET status = %s, detail = %s, updated_at = %s WHERE transaction_id = %s AND status = 'standby';
+
+-- name: outbox_user_lock
+-- (now, account, user ids): the messages of those users, locked (in id order, as finishing locks them),
+-- and whether a sender holds each right now. A claim skips locked rows: none of them can be leased
+-- until the GDPR erasure that locks them commits or rolls back.
+SELECT m.id, m.lease_owner IS NOT NULL AND m.lease_until >= %s
+FROM transactions t JOIN messages m ON m.transaction_id = t.id
+WHERE t.account_id = %s AND t.user_id = ANY(%s::text[]) ORDER BY m.id FOR UPDATE OF m;
+
+-- name: outbox_erase_attempts
+-- (account, user ids): a GDPR erasure.
+DELETE FROM message_attempts WHERE message_id IN (
+    SELECT m.id FROM transactions t JOIN messages m ON m.transaction_id = t.id
+    WHERE t.account_id = %s AND t.user_id = ANY(%s::text[]));
+
+-- name: outbox_erase_messages
+DELETE FROM messages WHERE transaction_id IN (
+    SELECT id FROM transactions WHERE account_id = %s AND user_id = ANY(%s::text[]));
+
+-- name: outbox_erase_transactions
+DELETE FROM transactions WHERE account_id = %s AND user_id = ANY(%s::text[]);
+
+-- name: outbox_prune
+-- (cutoff, cutoff, limit): transactions whose ttl and dedupe window ended before the cutoff (retention),
+-- with their messages and attempts; SKIP LOCKED leaves rows an erasure or a sender holds to the next round.
+WITH picked AS (
+    SELECT id FROM transactions WHERE expires_at < %s AND dedupe_until < %s ORDER BY expires_at LIMIT %s
+    FOR UPDATE SKIP LOCKED
+), attempts AS (
+    DELETE FROM message_attempts a USING messages m, picked p WHERE m.transaction_id = p.id AND a.message_id = m.id
+), messages_gone AS (
+    DELETE FROM messages m USING picked p WHERE m.transaction_id = p.id
+)
+DELETE FROM transactions t USING picked p WHERE t.id = p.id;
 
 -- name: event_entry
 INSERT INTO entries (account_id, partition, received_at, n, payload) VALUES (%s, %s, %s, %s, %s);

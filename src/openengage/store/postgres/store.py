@@ -21,7 +21,17 @@ from openengage.errors import CommitUnknown, StoreUnavailable
 from openengage.rules.dates import now_ms
 from openengage.store import migrations
 from openengage.store.access import Access
-from openengage.store.base import Claim, Finish, Outcome, Outgoing, StoreStatus, Submission, TxnOutcome, TxnSubmission
+from openengage.store.base import (
+    Claim,
+    Finish,
+    Outcome,
+    Outgoing,
+    StoreStatus,
+    Submission,
+    Tx,
+    TxnOutcome,
+    TxnSubmission,
+)
 from openengage.store.browse import Browse
 from openengage.store.business import Business
 from openengage.store.dead_letters import DeadLetters
@@ -235,3 +245,14 @@ class PostgresStore(Messaging, Access, Reads, DeadLetters, Privacy, Business, Br
 
     async def finish_messages(self, outcomes: Sequence[tuple[Outgoing, Finish]]) -> list[bool]:
         return await self._with(lambda conn: outbox.finish(conn, outcomes, now_ms()), commits=True)
+
+    async def prune_outbox(self, cutoff: int, limit: int) -> int:
+        return await self._with(lambda conn: outbox.prune(conn, cutoff, limit), commits=True)
+
+    async def _erase_outbox(self, tx: Tx, account_id: int, users: list[str], now: int) -> int | None:
+        # In the erasure's own transaction: the person's messages locked (claims skip them), then deleted.
+        if any(bool(leased) for _, leased in await tx.all("outbox_user_lock", now, account_id, users)):
+            return None
+        await tx.run("outbox_erase_attempts", account_id, users)
+        await tx.run("outbox_erase_messages", account_id, users)
+        return await tx.run("outbox_erase_transactions", account_id, users)

@@ -134,3 +134,35 @@ def _finish(conn: sqlite3.Connection, m: Outgoing, f: Finish, now: int) -> bool:
 
 def finish(conn: sqlite3.Connection, outcomes: Sequence[tuple[Outgoing, Finish]], now: int) -> list[bool]:
     return _in_transaction(conn, lambda: [_finish(conn, m, f, now) for m, f in outcomes])
+
+
+def erase_users(conn: sqlite3.Connection, account_id: int, users: Sequence[str], now: int) -> int | None:
+    """A GDPR erasure's part in the log file: delete the users' transactions, messages and attempts; None
+    (nothing deleted) while a sender holds one of their messages. On the log writer's connection, so no
+    claim runs in between: once this commits, no sender can hold or take any of them."""
+    names = common.json_encode(list(users)).decode()
+
+    def run() -> int | None:
+        if int(conn.execute(Q["outbox_user_leased"], (account_id, names, now)).fetchone()[0]):
+            return None
+        conn.execute(Q["outbox_erase_attempts"], (account_id, names))
+        conn.execute(Q["outbox_erase_messages"], (account_id, names))
+        return int(conn.execute(Q["outbox_erase_transactions"], (account_id, names)).rowcount)
+
+    return _in_transaction(conn, run)
+
+
+def prune(conn: sqlite3.Connection, cutoff: int, limit: int) -> int:
+    """Delete up to `limit` transactions whose ttl and dedupe window ended before `cutoff` (retention)."""
+
+    def run() -> int:
+        ids = [int(r[0]) for r in conn.execute(Q["outbox_expired"], (cutoff, cutoff, limit)).fetchall()]
+        if not ids:
+            return 0
+        listed = common.json_encode(ids).decode()
+        conn.execute(Q["outbox_prune_attempts"], (listed,))
+        conn.execute(Q["outbox_prune_messages"], (listed,))
+        conn.execute(Q["outbox_prune_transactions"], (listed,))
+        return len(ids)
+
+    return _in_transaction(conn, run)

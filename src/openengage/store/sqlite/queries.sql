@@ -573,6 +573,31 @@ WHERE transaction_id = ? ORDER BY seq;
 SELECT a.message_id, a.at, a.outcome, a.error FROM log.message_attempts a
 JOIN log.messages m ON m.id = a.message_id WHERE m.transaction_id = ? ORDER BY a.message_id, a.n;
 
+-- name: user_transactions
+-- (account, user, limit): the user's newest transactions (GDPR portability).
+SELECT id, account_id, txn_id, user_id, mode, received_at, expires_at FROM log.transactions
+WHERE account_id = ? AND user_id = ? ORDER BY id DESC LIMIT ?;
+
+-- name: user_messages
+-- (account, user, oldest transaction id): the messages of those transactions.
+SELECT m.transaction_id, m.id, m.seq, m.experiment_id, m.channel, m.status, m.detail, m.next_at, m.updated_at
+FROM log.transactions t JOIN log.messages m ON m.transaction_id = t.id
+WHERE t.account_id = ? AND t.user_id = ? AND t.id >= ? ORDER BY m.transaction_id, m.seq;
+
+-- name: user_attempts
+SELECT a.message_id, a.at, a.outcome, a.error
+FROM log.transactions t JOIN log.messages m ON m.transaction_id = t.id JOIN log.message_attempts a ON a.message_id = m.id
+WHERE t.account_id = ? AND t.user_id = ? AND t.id >= ? ORDER BY a.message_id, a.n;
+
+-- name: gdpr_block
+-- (account, user, account, user, now): why the user may not be messaged: a restriction, or an erasure
+-- that is due (rules/gdpr.py).
+SELECT 'restricted' FROM gdpr_restrictions WHERE account_id = ? AND user_id = ?
+UNION ALL
+SELECT 'erasure' FROM gdpr_requests
+WHERE account_id = ? AND user_id = ? AND type = 'erasure' AND status = 'pending' AND due_at <= ?
+LIMIT 1;
+
 -- ============================================================ the outbox (log file): store/sqlite/outbox.py
 
 -- name: txn_latest
@@ -616,6 +641,41 @@ WHERE id = (SELECT id FROM messages WHERE transaction_id = ? AND status = 'stand
 
 -- name: messages_close
 UPDATE messages SET status = ?, detail = ?, updated_at = ? WHERE transaction_id = ? AND status = 'standby';
+
+-- name: outbox_user_leased
+-- (account, user ids as a JSON array, now): messages of those users a sender holds right now (a GDPR
+-- erasure waits for them).
+SELECT count(*) FROM transactions t JOIN messages m ON m.transaction_id = t.id
+WHERE t.account_id = ? AND t.user_id IN (SELECT value FROM json_each(?))
+  AND m.lease_owner IS NOT NULL AND m.lease_until >= ?;
+
+-- name: outbox_erase_attempts
+-- (account, user ids as a JSON array): a GDPR erasure.
+DELETE FROM message_attempts WHERE message_id IN (
+    SELECT m.id FROM transactions t JOIN messages m ON m.transaction_id = t.id
+    WHERE t.account_id = ? AND t.user_id IN (SELECT value FROM json_each(?)));
+
+-- name: outbox_erase_messages
+DELETE FROM messages WHERE transaction_id IN (
+    SELECT id FROM transactions WHERE account_id = ? AND user_id IN (SELECT value FROM json_each(?)));
+
+-- name: outbox_erase_transactions
+DELETE FROM transactions WHERE account_id = ? AND user_id IN (SELECT value FROM json_each(?));
+
+-- name: outbox_expired
+-- (cutoff, cutoff, limit): transactions whose ttl and dedupe window ended before the cutoff (retention).
+SELECT id FROM transactions WHERE expires_at < ? AND dedupe_until < ? ORDER BY expires_at LIMIT ?;
+
+-- name: outbox_prune_attempts
+-- (transaction ids as a JSON array)
+DELETE FROM message_attempts WHERE message_id IN (
+    SELECT id FROM messages WHERE transaction_id IN (SELECT value FROM json_each(?)));
+
+-- name: outbox_prune_messages
+DELETE FROM messages WHERE transaction_id IN (SELECT value FROM json_each(?));
+
+-- name: outbox_prune_transactions
+DELETE FROM transactions WHERE id IN (SELECT value FROM json_each(?));
 
 -- name: event_entry
 INSERT INTO entries (account_id, received_at, n, payload) VALUES (?, ?, ?, ?);

@@ -27,7 +27,17 @@ from openengage import metrics
 from openengage.errors import CommitUnknown, StoreUnavailable
 from openengage.store import common, migrations
 from openengage.store.access import Access
-from openengage.store.base import Claim, Finish, Outcome, Outgoing, StoreStatus, Submission, TxnOutcome, TxnSubmission
+from openengage.store.base import (
+    Claim,
+    Finish,
+    Outcome,
+    Outgoing,
+    StoreStatus,
+    Submission,
+    Tx,
+    TxnOutcome,
+    TxnSubmission,
+)
 from openengage.store.browse import Browse
 from openengage.store.business import Business
 from openengage.store.dead_letters import DeadLetters
@@ -397,3 +407,11 @@ class SqliteStore(Messaging, Access, Reads, DeadLetters, Privacy, Business, Brow
 
     async def finish_messages(self, outcomes: Sequence[tuple[Outgoing, Finish]]) -> list[bool]:
         return await self._run(self._log_writer, lambda: outbox.finish(self._conn("log"), outcomes, _now()))
+
+    async def prune_outbox(self, cutoff: int, limit: int) -> int:
+        return await self._run(self._log_writer, lambda: outbox.prune(self._conn("log"), cutoff, limit))
+
+    async def _erase_outbox(self, tx: Tx, account_id: int, users: list[str], now: int) -> int | None:
+        # The outbox is in the log file: its own commit, on the log writer (serial with every claim), made
+        # while the erasure's transaction on the store file is still open (store/gdpr.py says why).
+        return await self._run(self._log_writer, lambda: outbox.erase_users(self._conn("log"), account_id, users, now))
