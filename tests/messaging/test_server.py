@@ -166,3 +166,62 @@ def test_sigterm_stops_the_sender_cleanly(database_url: str, sink: SmtpSink, tmp
     server.stop()
     assert server.proc.returncode == 0, server.output()
     assert time.monotonic() - started < 10
+
+
+def gdpr(client: httpx.Client, shop: Shop, request_id: str, kind: str, user_id: str) -> None:
+    body = {
+        "subject_request_id": request_id,
+        "subject_request_type": kind,
+        "subject_identities": [{"identity_type": "cuid", "identity_value": user_id}],
+    }
+    r = client.post(f"/v1/accounts/{shop.lc}/opengdpr_requests", json=body, headers=shop.headers)
+    assert r.status_code == 201, r.text
+
+
+@pytest.mark.timeout(150)
+def test_serve_withholds_messages_of_restricted_and_erased_users(
+    database_url: str, sink: SmtpSink, tmp_path: Path
+) -> None:
+    """Through `serve` (sender and eraser in their processes): a message queued while the SMTP server was
+    down is withheld once its user is restricted, new ones are refused (412) until re-enabled; an erasure
+    that falls due blocks the user at once and removes their queued message without sending it."""
+    shop = Shop(database_url, sink, tmp_path)
+    env = {**LEASE, "OPENENGAGE_GDPR_PENDING_DAYS": "0"}
+    with Server(database_url, env=env) as server, httpx.Client(base_url=server.base, timeout=30) as client:
+        shop.add_user(client, "ann")
+        shop.add_user(client, "bob")
+        url = f"/v2/accounts/{shop.lc}/experiments/{shop.campaign}/transaction"
+
+        sink.stop()  # the first attempts fail: the messages wait for their retry
+        shop.trigger(client, "ann", "R-1")
+        shop.trigger(client, "bob", "E-1")
+        wait_attempted = time.monotonic() + 30
+        while not shop.status(client, "R-1")["messages"][0]["attempts"] and time.monotonic() < wait_attempted:
+            time.sleep(0.1)
+        gdpr(client, shop, "restrict-ann", "restriction", "ann")
+        gdpr(client, shop, "erase-bob", "erasure", "bob")  # due at once (0 days), runs 10 s later
+        r = client.post(url, json={"userId": "ann"}, headers=shop.headers)
+        assert r.status_code == 412 and "processing restricted" in r.text, r.text
+        r = client.post(url, json={"userId": "bob"}, headers=shop.headers)
+        assert r.status_code == 412 and "erasure of the user is due" in r.text, r.text
+        sink.start()
+
+        doc = wait_status(client, shop, "R-1", "failed")
+        assert doc["messages"][0]["status"] == "skipped"
+        assert (
+            doc["messages"][0]["attempts"][-1]["error"] == "not sent: processing restricted (GDPR restriction request)"
+        )
+        deadline = time.monotonic() + 60
+        while client.get(f"/v2/accounts/{shop.lc}/transactions/E-1", headers=shop.headers).status_code != 404:
+            assert time.monotonic() < deadline, "the erasure did not remove the transaction"
+            time.sleep(0.2)
+        r = client.get(f"/v1/accounts/{shop.lc}/opengdpr_requests/erase-bob", headers=shop.headers)
+        assert r.json()["status"] == "DONE"
+
+        gdpr(client, shop, "enable-ann", "re-enable", "ann")
+        shop.trigger(client, "ann", "R-2")
+        (msg,) = sink.wait(1)
+        assert msg["Message-ID"] == "<R-2@shop.test>"
+        wait_status(client, shop, "R-2", "sent")
+        time.sleep(1)
+        assert [str(m["Message-ID"]) for m in sink.messages] == ["<R-2@shop.test>"]

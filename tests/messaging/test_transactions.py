@@ -4,6 +4,8 @@ retries, hostile profile values, system events and the transaction's status."""
 
 from __future__ import annotations
 
+import contextlib
+import os
 import time
 import uuid
 from collections.abc import Iterator
@@ -15,6 +17,7 @@ from openengage.errors import PermissionDenied
 from openengage.rules.templates import InvalidTemplate
 from tests.messaging.helpers import Messaging
 from tests.support.harness import Harness
+from tests.support.proxy import proxy_for
 from tests.support.smtp import SmtpSink
 from tests.support.webhook import Receiver
 
@@ -194,7 +197,7 @@ def test_webhook_delivery_is_signed(api: Harness) -> None:
         assert names(api, "wh") == ["webhook_sent", "webhook_queued"]
 
 
-def test_a_webhook_signed_with_another_secret_is_refused_and_retried(api: Harness) -> None:
+def test_a_webhook_signed_with_another_secret_is_refused_for_good(api: Harness) -> None:
     with Receiver("right") as receiver:
         m = Messaging(api)
         m.webhook_channel(receiver.url, "wrong")
@@ -207,6 +210,37 @@ def test_a_webhook_signed_with_another_secret_is_refused_and_retried(api: Harnes
         # 401 is a 4xx: the receiver refused this body for good
         assert doc["messages"][0]["status"] == "failed" and "401" in doc["messages"][0]["attempts"][0]["error"]
         assert names(api, "wh") == ["webhook_failed", "webhook_queued"]
+
+
+def test_webhook_retries_until_the_receiver_is_back(api: Harness) -> None:
+    receiver = Receiver("s")
+    m = Messaging(api)
+    m.webhook_channel(receiver.url, "s")
+    code = m.campaign(channel="webhook")
+    m.user("wh")
+    txn = data(m.trigger(code, {"userId": "wh", "ttl": 60}))
+    m.send()  # nobody listens: connection refused, a transient failure
+    receiver.status = 503
+    receiver.start()
+    try:
+        deadline = time.monotonic() + 20
+        while len(data(m.status(txn["txnId"]))["messages"][0]["attempts"]) < 2 and time.monotonic() < deadline:
+            time.sleep(0.1)
+            m.send()  # the receiver answers 503: transient again
+        receiver.status = 200
+        while not receiver.bodies and time.monotonic() < deadline:
+            time.sleep(0.1)
+            m.send()
+        (body,) = receiver.wait(1)
+        assert body["txnId"] == txn["txnId"] and body["attempt"] >= 3
+        doc = data(m.status(txn["txnId"]))
+        outcomes = [(a["outcome"], a["error"]) for a in doc["messages"][0]["attempts"]]
+        assert doc["status"] == "sent" and outcomes[-1] == ("sent", None)
+        assert [o for o, _ in outcomes[:-1]] == ["failed"] * (len(outcomes) - 1)
+        assert any("503" in (e or "") for _, e in outcomes) and "503" not in (outcomes[0][1] or "")
+        assert names(api, "wh") == ["webhook_sent", "webhook_queued"]
+    finally:
+        receiver.stop()
 
 
 def test_retries_until_the_smtp_server_is_back(m: Messaging, sink: SmtpSink) -> None:
@@ -374,6 +408,46 @@ def test_errors(m: Messaging, api: Harness) -> None:
     error(m.trigger(webhook, {"userId": "peter"}), 412, "no webhook channel")
     api.drain()
     assert names(api) == []  # nothing was queued by any of these
+
+
+@pytest.mark.timeout(60)
+def test_a_store_that_cannot_commit_answers_503_and_queues_nothing(
+    backend: str, database_url: str, sink: SmtpSink
+) -> None:
+    """SQLite: the disk is below the free-space floor (the outbox commit refuses); PostgreSQL: the database
+    is cut off (a TCP proxy resets every connection). Either way 503 with Retry-After, nothing queued,
+    and the next request after the store is back is accepted."""
+    body = {"userId": "newbie", "txnId": "t-503", "trackConfig": {"updateUser": {"email": "n@example.com"}}}
+    with contextlib.ExitStack() as stack:
+        if backend == "sqlite":
+            floor = os.statvfs(database_url.removeprefix("sqlite:///").rsplit("/", 1)[0])
+            free_mb = floor.f_bavail * floor.f_frsize >> 20
+            api = stack.enter_context(Harness(database_url, min_free_mb=free_mb + 1024))
+        else:
+            proxy = stack.enter_context(proxy_for(database_url))
+            api = stack.enter_context(
+                Harness(proxy.url(database_url), store_wait=1.0, store_timeout=3.0, retry_after=2)
+            )
+        m = Messaging(api, sink)
+        m.email_channel()
+        code = m.campaign()
+        if backend == "postgres":
+            proxy.cut()
+        r = m.trigger(code, body)
+        assert r.status_code == 503 and r.headers["Retry-After"] in ("2", "5"), r.text
+        assert "nothing was queued" in r.json()["response"]["message"]
+        if backend == "postgres":
+            proxy.restore()
+            deadline = time.monotonic() + 20
+            while m.status("t-503").status_code == 503 and time.monotonic() < deadline:
+                time.sleep(0.2)
+        refused = m.status("t-503")
+        assert refused.status_code == 404, refused.text  # nothing was queued
+        if backend == "postgres":  # back: the same request is accepted and sent
+            assert m.trigger(code, body).status_code == 200
+            m.send()
+            api.call(m.sender.close)  # its pooled SMTP connection, before the loop goes
+            assert sink.wait(1)[0]["To"] == "n@example.com"
 
 
 def test_paused_campaigns_refuse_new_transactions(m: Messaging, api: Harness) -> None:
