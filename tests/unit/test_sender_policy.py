@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Sequence
+from typing import cast
+
 import pytest
 
-from openengage.messaging.sender import RETRY_MAX, after_failure, retry_pause
-from openengage.store.base import Outgoing
+from openengage.errors import StoreUnavailable
+from openengage.messaging.sender import RETRY_MAX, Sender, after_failure, retry_pause
+from openengage.store.base import Finish, Outgoing, Store
 
 
 def message(mode: str = "single", expires_at: int = 100_000, attempts: int = 0) -> Outgoing:
@@ -49,3 +54,31 @@ def test_retry_pauses_grow_with_jitter_and_are_capped() -> None:
         for _ in range(20):
             assert base * 0.5 <= retry_pause(attempts) <= base
     assert retry_pause(1000) <= RETRY_MAX
+
+
+class _FlakyRecorder:
+    """A store whose commits of outcomes fail `failures` times (an outage), then succeed."""
+
+    def __init__(self, failures: int) -> None:
+        self.failures = failures
+        self.calls = 0
+
+    async def finish_messages(self, outcomes: Sequence[tuple[Outgoing, Finish]]) -> list[bool]:
+        self.calls += 1
+        if self.calls <= self.failures:
+            raise StoreUnavailable("the store is down")
+        return [True for _ in outcomes]
+
+
+@pytest.mark.anyio
+async def test_recording_an_outcome_through_an_outage_backs_off() -> None:
+    store = _FlakyRecorder(3)
+    sender = Sender(cast(Store, store), lease_seconds=30)
+    try:
+        started = time.monotonic()
+        await sender._finish(message(), Finish("sent", "sent", None, 0))
+        took = time.monotonic() - started
+    finally:
+        await sender.close()
+    assert store.calls == 4 and sender.sent == 1
+    assert took >= 0.1 + 0.2 + 0.4 - 0.05  # paused 0.1, 0.2, 0.4 s between tries, never spinning

@@ -19,6 +19,8 @@ from openengage.settings import Settings
         ({"OPENENGAGE_STORE_WAIT": "0"}, "'store_wait' must be greater than 0"),
         ({"OPENENGAGE_MIN_FREE_MB": "-5"}, "cannot be negative"),
         ({"OPENENGAGE_KEEP_ALIVE_TIMEOUT": "1.5"}, "Not a valid integer"),
+        ({"OPENENGAGE_OUTBOX_RETENTION_DAYS": "0"}, "'outbox_retention_days' must be a whole number of days"),
+        ({"OPENENGAGE_OUTBOX_RETENTION_DAYS": "3651"}, "from 1 to 3650"),
     ],
 )
 def test_bad_values_are_refused(env: dict[str, str], message: str) -> None:
@@ -30,3 +32,12 @@ def test_limits_and_outage_settings_round_trip_to_children() -> None:
     settings = Settings.from_env({"OPENENGAGE_STORE_TIMEOUT": "2.5", "OPENENGAGE_LOG_FORMAT": "json"}, port=8080)
     again = Settings.from_env(settings.to_env())
     assert again == settings and again.store_timeout == 2.5 and again.port == 8080
+
+
+def test_outbox_retention_is_30_days_unless_set() -> None:
+    assert Settings.from_env({}).outbox_retention_days == 30
+    assert Settings.from_env({"OPENENGAGE_OUTBOX_RETENTION_DAYS": "7"}).outbox_retention_days == 7
+    assert (
+        Settings.from_env({"OPENENGAGE_OUTBOX_RETENTION_DAYS": "7"}, outbox_retention_days=90).outbox_retention_days
+        == 90
+    )

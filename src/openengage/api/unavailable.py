@@ -32,9 +32,16 @@ def _log(exc: StoreUnavailable) -> None:
         log.warning("store unavailable, answering 503: %s", exc, extra={"action": "store_unavailable"})
 
 
-def webengage_message(exc: StoreUnavailable, method: str, request_id: str | None, retry_after: int) -> str:
+def webengage_message(
+    exc: StoreUnavailable, method: str, request_id: str | None, retry_after: int, path: str = ""
+) -> str:
     if isinstance(exc, CommitUnknown):
-        if request_id:
+        if path.endswith("/transaction"):  # the transaction API dedupes by txnId, not by x-request-id
+            safe = (
+                "Retrying with the same txnId and a dedupe.ttl is safe: a txnId accepted within its window "
+                "is not sent twice."
+            )
+        elif request_id:
             safe = "Retrying with the same x-request-id is safe: an id already accepted is not stored twice."
         else:
             safe = "A retry may store it twice; send an x-request-id header to make retries safe."
@@ -61,5 +68,5 @@ async def store_unavailable(request: Request, exc: Exception) -> Response:
     if moengage.owns(request.url.path):
         return moe.fail(503, MOENGAGE_TYPE, moengage_message(exc, retry_after), moe.new_request_id(), None, headers)
     fmt = "xml" if request.query_params.get("format", "").lower() == "xml" else "json"
-    message = webengage_message(exc, request.method, request.headers.get("x-request-id"), retry_after)
+    message = webengage_message(exc, request.method, request.headers.get("x-request-id"), retry_after, request.url.path)
     return we.error(503, message, fmt, headers)

@@ -1,0 +1,20 @@
+"""What a 503 tells the client to do when nobody knows whether its commit landed: per route."""
+
+from __future__ import annotations
+
+from openengage.api.unavailable import webengage_message
+from openengage.errors import CommitUnknown, StoreUnavailable
+
+
+def test_an_unknown_transaction_commit_points_at_the_txn_id_and_dedupe() -> None:
+    message = webengage_message(CommitUnknown("cut"), "POST", None, 5, "/v2/accounts/~a1/transaction")
+    assert "may or may not be queued" in message and "same txnId and a dedupe.ttl" in message
+    assert "x-request-id" not in message  # the transaction API does not dedupe by it
+    single = webengage_message(CommitUnknown("cut"), "POST", "r-1", 5, "/v2/accounts/~a1/experiments/~c/transaction")
+    assert "same txnId" in single
+
+
+def test_ingest_keeps_its_x_request_id_advice() -> None:
+    message = webengage_message(CommitUnknown("cut"), "POST", None, 5, "/v1/accounts/~a1/events")
+    assert "send an x-request-id header" in message
+    assert "nothing was queued" in webengage_message(StoreUnavailable("down"), "POST", None, 5, "/x/transaction")
