@@ -30,6 +30,7 @@ class _Handler:
         with self.sink.lock:
             self.sink.messages.append(msg)
             self.sink.envelopes.append((envelope.mail_from, list(envelope.rcpt_tos)))
+            self.sink.sessions.append((session.ssl is not None, bool(session.authenticated)))
         while self.sink.stall:  # keep the message but never say 250: the client cannot know it arrived
             await asyncio.sleep(0.05)
         return "250 OK"
@@ -53,6 +54,7 @@ class SmtpSink:
         self.port = port or free_port()
         self.messages: list[EmailMessage] = []
         self.envelopes: list[tuple[str, list[str]]] = []
+        self.sessions: list[tuple[bool, bool]] = []  # per message kept: (over TLS, authenticated)
         self.lock = threading.Lock()
         self.refuse: str | None = None  # e.g. "451 try later" or "550 no such user"
         self.stall = False  # keep messages, never answer their DATA

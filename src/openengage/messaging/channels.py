@@ -99,7 +99,11 @@ class SmtpPool:
         )
         await client.connect()
         if target.username is not None:
-            await client.login(target.username, target.password or "")
+            try:
+                await client.login(target.username, target.password or "")
+            except BaseException:  # refused (535), or cut: the caller never sees this client, close it here
+                client.close()
+                raise
         return client
 
     async def send(self, target: SmtpTarget, msg: MIMEText) -> None:
