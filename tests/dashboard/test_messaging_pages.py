@@ -82,3 +82,24 @@ def test_campaign_names_are_escaped(board: Harness, owner: Visitor) -> None:
     )
     page = owner.get(url).text
     assert "<script>x</script>" not in page and "&lt;script&gt;" in page
+
+
+def test_the_profile_timeline_shows_each_delivery_step(board: Harness, owner: Visitor) -> None:
+    """DESIGN: email_queued and email_sent are system events on the user's timeline, on the profile page."""
+    from tests.dashboard.test_data_pages import page, rows
+    from tests.messaging.helpers import Messaging
+
+    with SmtpSink() as sink:
+        m = Messaging(board, sink)
+        m.email_channel()
+        m.user("ann", email="ann@example.com")
+        code = m.campaign()
+        r = m.trigger(code, {"userId": "ann", "txnId": "order-<b>1</b>"})
+        assert r.status_code == 200, r.text
+        m.send()
+        board.call(m.sender.close)
+        sink.wait(1)
+    soup = page(owner, board, "users/ann")
+    timeline = rows(soup.find("section", attrs={"aria-labelledby": "timeline"}))  # type: ignore[arg-type]
+    assert [e[1] for e in timeline] == ["email_sent", "email_queued"]
+    assert "order-<b>1</b>" in " ".join(timeline[0]) and soup.find("b") is None  # the txnId is shown, escaped
