@@ -679,6 +679,12 @@ WHERE id = (SELECT id FROM messages WHERE transaction_id = %s AND status = 'stan
 -- name: messages_close
 UPDATE messages SET status = %s, detail = %s, updated_at = %s WHERE transaction_id = %s AND status = 'standby';
 
+-- name: outbox_user_transactions_lock
+-- (account, user ids): a GDPR erasure locks the person's transactions first, then their messages
+-- (outbox_user_lock): retention locks transactions before messages too (SKIP LOCKED), so the two never
+-- wait for each other in a cycle.
+SELECT id FROM transactions WHERE account_id = %s AND user_id = ANY(%s::text[]) ORDER BY id FOR UPDATE;
+
 -- name: outbox_user_lock
 -- (now, account, user ids): the messages of those users, locked (in id order, as finishing locks them),
 -- and whether a sender holds each right now. A claim skips locked rows: none of them can be leased

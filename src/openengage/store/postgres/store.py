@@ -250,7 +250,9 @@ class PostgresStore(Messaging, Access, Reads, DeadLetters, Privacy, Business, Br
         return await self._with(lambda conn: outbox.prune(conn, cutoff, limit), commits=True)
 
     async def _erase_outbox(self, tx: Tx, account_id: int, users: list[str], now: int) -> int | None:
-        # In the erasure's own transaction: the person's messages locked (claims skip them), then deleted.
+        # In the erasure's own transaction: the person's transactions, then messages, locked (claims skip
+        # locked messages), then deleted.
+        await tx.all("outbox_user_transactions_lock", account_id, users)
         if any(bool(leased) for _, leased in await tx.all("outbox_user_lock", now, account_id, users)):
             return None
         await tx.run("outbox_erase_attempts", account_id, users)
