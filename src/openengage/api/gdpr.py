@@ -35,6 +35,7 @@ from openengage.api.body import TooLarge, is_json, read_body
 from openengage.api.guard import NUL_TEXT, describe, nul_path
 from openengage.api.read import AnyPath  # noqa: F401  (registers the `anypath` convertor)
 from openengage.api.services import Services, services
+from openengage.api.transactions import TxnMessageDoc
 from openengage.api.webengage import LICENSE_CODE, Refused, authenticate, known_headers, outcome_headers
 from openengage.api.webengage_schema import Invalid, checked, decode_body
 from openengage.errors import Conflict, NotFound
@@ -248,33 +249,15 @@ class GdprError(msgspec.Struct):
     message: str
 
 
-class PortableAttempt(msgspec.Struct, kw_only=True):
-    """One delivery attempt."""
-
-    at: str
-    outcome: str
-    error: str | None
-
-
-class PortableCampaign(msgspec.Struct, kw_only=True):
-    """One campaign's message of a transaction."""
-
-    experimentId: str
-    channel: str
-    status: Literal["queued", "standby", "sent", "failed", "expired", "skipped"]
-    reason: str | UnsetType = UNSET
-    attempts: list[PortableAttempt]
-
-
 class PortableTransaction(msgspec.Struct, kw_only=True):
     """One transaction of the user (messaging), as `GET .../transactions/{txnId}` shows it."""
 
     txnId: str
     mode: str
-    status: Literal["sent", "queued", "failed", "expired"]
+    status: Annotated[str, msgspec.Meta(description="sent, queued, failed or expired.")]
     receivedAt: str
     expiresAt: str
-    campaigns: list[PortableCampaign]
+    campaigns: list[TxnMessageDoc]  # the status document's `messages`
 
 
 class GdprRegistered(msgspec.Struct, kw_only=True):
