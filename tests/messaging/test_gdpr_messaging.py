@@ -294,3 +294,27 @@ def test_retention_never_cuts_a_dedupe_window_short(api: Harness, sink: SmtpSink
     assert len(sink.messages) == 1
     assert api.call(api.store.prune_outbox, now_ms() + 700_000, 100) == 1
     assert outbox_rows(database_url) == [0, 0, 0]
+
+
+def test_the_portability_and_restriction_answers_are_documented(api: Harness, sink: SmtpSink) -> None:
+    """The 201 with transactions, and the 412 of a restricted user, are what GET /openapi.json says."""
+    from openengage.api import openapi
+    from tests.api.test_openapi import conforms
+
+    document = openapi.document(api.app.routes)
+    m = ready(api, sink)
+    code = m.campaign()
+    sink.refuse = "451 busy"
+    data(m.multi([code, m.campaign()], "fallback_on_delivery_failure", {"userId": "peter", "txnId": "doc-1"}))
+    m.send()  # one failed attempt, a standby message
+    body = {
+        "subject_request_id": "p-doc",
+        "subject_request_type": "portability",
+        "subject_identities": [{"identity_type": "cuid", "identity_value": "peter"}],
+    }
+    r = api.post("/opengdpr_requests", body)
+    assert r.json()["transactions"][0]["campaigns"][0]["attempts"][0]["error"]
+    conforms(document, "POST", "/v1/accounts/{license_code}/opengdpr_requests", r, 201)
+    gdpr_request(api, "r-doc", "restriction")
+    path = "/v2/accounts/{license_code}/experiments/{campaign_id}/transaction"
+    conforms(document, "POST", path, m.trigger(code, {"userId": "peter"}), 412)
