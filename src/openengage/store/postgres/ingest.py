@@ -18,6 +18,7 @@ from openengage.store.base import Outcome, Submission
 from openengage.store.postgres import partition
 from openengage.store.postgres.connection import LOCK_REQUEST_ID, Conn, key32, transaction
 from openengage.store.sql import load_queries
+from openengage.store.traces import TRACE_RETENTION_MS
 
 Q = load_queries("openengage.store.postgres")
 
@@ -37,6 +38,34 @@ def _copy_buffer(accepted: Sequence[Submission], now: int) -> bytes:
             chunks.append(payload)
     chunks.append(_COPY_TRAILER)
     return b"".join(chunks)
+
+
+# With the entry id first (request traces: the ids are drawn before the COPY, query entry_ids)
+_ROW_ID = struct.Struct(">hiqiqihiqiii")
+
+
+async def _append_traced(conn: Conn, accepted: Sequence[Submission], now: int) -> None:
+    """The log rows with ids drawn first, then the request traces naming them (store/traces.py): two
+    statements more per batch (the ids, the traces' COPY), none per request, same transaction."""
+    split = [(sub, partition.split(sub.account_id, sub.payload, sub.records)) for sub in accepted]
+    cur = await conn.execute(Q["entry_ids"], (sum(len(parts) for _, parts in split),))
+    ids = iter([int(row[0]) for row in await cur.fetchall()])
+    chunks = [_COPY_HEADER]
+    traces: list[tuple[object, ...]] = []
+    for sub, parts in split:
+        for part, n, payload in parts:
+            log_id = next(ids)
+            chunks.append(_ROW_ID.pack(6, 8, log_id, 8, sub.account_id, 2, part, 8, now, 4, n, len(payload)))
+            chunks.append(payload)
+            if (t := sub.trace) is not None:
+                traces.append((log_id, sub.account_id, t.request_id, part, t.endpoint, t.received_at, now, n,
+                               t.subjects))  # fmt: skip
+    chunks.append(_COPY_TRAILER)
+    async with conn.cursor() as c, c.copy(Q["append_entries_copy_ids"]) as copy:
+        await copy.write(b"".join(chunks))
+    async with conn.cursor() as c, c.copy(Q["request_copy"]) as copy:
+        for row in traces:
+            await copy.write_row(row)
 
 
 def _window_keys(batch: Sequence[Submission]) -> list[tuple[int, str]]:
@@ -83,7 +112,9 @@ async def append(conn: Conn, batch: Sequence[Submission], now: int) -> list[Outc
 
         admission = common.Admission(now, seen, lambda a, b: used.get((a, b), 0))
         outcomes = admission.decide(batch)
-        if admission.accepted:
+        if any(sub.trace is not None for sub in admission.accepted):
+            await _append_traced(conn, admission.accepted, now)
+        elif admission.accepted:
             async with conn.cursor() as cur, cur.copy(Q["append_entries_copy"]) as copy:
                 await copy.write(_copy_buffer(admission.accepted, now))
         if admission.request_ids:
@@ -103,3 +134,5 @@ async def maintain(conn: Conn, now_ms: int) -> None:
     deleted: deleting one under a concurrent append would let that append's count go unrecorded.
     """
     await conn.execute(Q["prune_request_ids"], (now_ms - common.REQUEST_ID_TTL_MS,))
+    await conn.execute(Q["requests_prune"], (now_ms - TRACE_RETENTION_MS,))
+    await conn.execute(Q["processed_marks_prune"], (now_ms - TRACE_RETENTION_MS,))

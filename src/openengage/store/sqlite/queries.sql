@@ -742,3 +742,82 @@ RETURNING id;
 -- name: business_events_page
 SELECT id, name, time_ms, time_text, data, received_at FROM business_events
 WHERE account_id = ? AND name = ? AND (time_ms, id) < (?, ?) ORDER BY time_ms DESC, id DESC LIMIT ?;
+
+-- ============================================================ request traces and the debugger (store/traces.py)
+
+-- name: request_insert
+-- The append's trace rows (log writer, the log file), one multi-row statement per chunk like the entries.
+INSERT INTO requests (log_id, account_id, request_id, part, endpoint, received_at, committed_at, records, subjects)
+VALUES (?, ?, ?, 0, ?, ?, ?, ?, ?)
+
+-- name: requests_prune
+-- (cutoff, cutoff): the traces committed before `cutoff`, oldest first, at most 10,000 a call (log ids
+-- follow commit order, so the scan stops at the first row to keep).
+DELETE FROM requests WHERE log_id < coalesce(
+    (SELECT log_id FROM requests WHERE committed_at >= ? ORDER BY log_id LIMIT 1),
+    (SELECT max(log_id) + 1 FROM requests)
+) AND log_id < (SELECT min(log_id) FROM requests) + 10000;
+
+-- name: request_delete
+DELETE FROM requests WHERE log_id = ?;
+
+-- name: processed_mark
+INSERT OR IGNORE INTO processed_marks (part, log_id, at) VALUES (0, ?, ?);
+
+-- name: processed_marks_prune
+DELETE FROM processed_marks WHERE at < ?;
+
+-- name: request_parts
+-- (account, request id) -> the trace rows of a request (reader: the log attached).
+SELECT log_id, part, endpoint, received_at, committed_at, records, subjects
+FROM log.requests WHERE account_id = ? AND request_id = ? ORDER BY log_id;
+
+-- name: log_entry_pending
+SELECT CASE WHEN ? > log_id THEN 1 ELSE 0 END FROM processor_cursor WHERE id = 1;
+
+-- name: processed_mark_at
+SELECT at FROM processed_marks WHERE part = ? AND log_id >= ? ORDER BY log_id LIMIT 1;
+
+-- name: dead_letter_of_log
+SELECT error, message FROM dead_letters WHERE account_id = ? AND log_id = ?;
+
+-- name: events_of_log
+-- (account, first id, last id, limit): the events of one log entry.
+SELECT id, user_id, anonymous_id, name, time_ms, time_text, data, context, received_at
+FROM events WHERE account_id = ? AND id BETWEEN ? AND ? ORDER BY id LIMIT ?;
+
+-- name: rejections_of_log
+SELECT id, log_id, kind, user_id, anonymous_id, event_name, field, reason, detail, value, dropped, at
+FROM rejections WHERE account_id = ? AND log_id = ? ORDER BY id LIMIT ?;
+
+-- name: identity_user
+-- (account, kind, value) -> the user id of the profile the id leads to (NULL: an anonymous profile).
+SELECT p.user_id FROM identities i JOIN profiles p ON p.id = i.profile_id
+WHERE i.account_id = ? AND i.kind = ? AND i.value = ?;
+
+-- name: request_of_log
+SELECT request_id FROM log.requests WHERE account_id = ? AND log_id = ?;
+
+-- name: recent_accepted
+-- (account, endpoint or '', endpoint, limit)
+SELECT request_id, endpoint, received_at, records FROM log.requests
+WHERE account_id = ? AND (? = '' OR endpoint = ?) ORDER BY log_id DESC LIMIT ?;
+
+-- name: recent_refused
+SELECT at, endpoint, status, message, body, request_id FROM refused_requests
+WHERE account_id = ? AND (? = '' OR endpoint = ?) ORDER BY id DESC LIMIT ?;
+
+-- name: refusal_insert
+INSERT INTO refused_requests (account_id, at, endpoint, status, message, body, request_id) VALUES (?, ?, ?, ?, ?, ?, ?);
+
+-- name: refusals_trim
+-- (account, account, keep): all but the account's newest `keep`.
+DELETE FROM refused_requests WHERE account_id = ? AND id <= coalesce(
+    (SELECT id FROM refused_requests WHERE account_id = ? ORDER BY id DESC LIMIT 1 OFFSET ?), 0);
+
+-- name: request_subjects_of_account
+SELECT log_id, subjects FROM log.requests WHERE account_id = ?;
+
+-- name: erase_refusals
+-- (account, id, id as inside a JSON string): the refused bodies that mention the person.
+DELETE FROM refused_requests WHERE account_id = ? AND (instr(body, ?) > 0 OR instr(body, ?) > 0);

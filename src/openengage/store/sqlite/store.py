@@ -37,6 +37,7 @@ from openengage.store.reads import Reads
 from openengage.store.sql import load_queries
 from openengage.store.sqlite import dead_letters, outbox, processing
 from openengage.store.sqlite.executor import SqliteExecutor
+from openengage.store.traces import TRACE_RETENTION_MS, Traces
 
 Q = load_queries("openengage.store.sqlite")
 T = TypeVar("T")
@@ -52,6 +53,23 @@ _APPEND_CHUNK = 500  # 4 parameters a row; SQLite allows 32,766 parameters a sta
 @functools.cache
 def _append_sql(rows: int) -> str:
     return Q["append_entry"] + ", (?, ?, ?, ?)" * (rows - 1)
+
+
+@functools.cache
+def _trace_sql(rows: int) -> str:
+    return Q["request_insert"] + ", (?, ?, ?, 0, ?, ?, ?, ?, ?)" * (rows - 1)
+
+
+def _trace_rows(chunk: Sequence[Submission], last_id: int, now: int) -> list[Any]:
+    """The request traces of a chunk of log rows: the chunk's ids are consecutive, ending at `last_id`
+    (AUTOINCREMENT under the write lock, one statement)."""
+    first = last_id - len(chunk) + 1
+    params: list[Any] = []
+    for i, s in enumerate(chunk):
+        if s.trace is not None:
+            t = s.trace
+            params += (first + i, s.account_id, t.request_id, t.endpoint, t.received_at, now, s.records, t.subjects)
+    return params
 
 
 def ingest_path(path: str) -> str:
@@ -73,7 +91,7 @@ def _commit_error(exc: sqlite3.Error) -> StoreUnavailable:
     return StoreUnavailable(f"SQLite cannot commit: {exc}")
 
 
-class SqliteStore(Messaging, Access, Reads, DeadLetters, Privacy, Business, Browse):
+class SqliteStore(Messaging, Access, Reads, DeadLetters, Privacy, Business, Browse, Traces):
     """Administration, reads, dashboard access, most of the dead letters, messaging's admin, GDPR requests and
     business events come from store/admin.py, store/reads.py, store/access.py, store/dead_letters.py,
     store/messaging.py, store/gdpr.py and store/business.py, and the dashboard's data reads from
@@ -292,15 +310,17 @@ class SqliteStore(Messaging, Access, Reads, DeadLetters, Privacy, Business, Brow
             admission = common.Admission(now, seen, used)
             outcomes = admission.decide(batch)
             rows = admission.accepted
-            if len(rows) > _APPEND_CHUNK:
-                begin()
+            if len(rows) > _APPEND_CHUNK or any(s.trace is not None for s in rows):
+                begin()  # the request traces commit with their log rows: one transaction, one fsync
             # One multi-row INSERT per chunk: a single sqlite3_step, so the writer thread gives up and
             # retakes the GIL once, not once per row (the event loop holds it meanwhile). With nothing
             # read (no request ids, no limits) that one statement is the whole transaction.
             for start in range(0, len(rows), _APPEND_CHUNK):
                 chunk = rows[start : start + _APPEND_CHUNK]
                 params = [v for s in chunk for v in (s.account_id, now, s.records, s.payload)]
-                conn.execute(_append_sql(len(chunk)), params)
+                last_id = conn.execute(_append_sql(len(chunk)), params).lastrowid or 0
+                if traces := _trace_rows(chunk, last_id, now):  # request traces (store/traces.py)
+                    conn.execute(_trace_sql(len(traces) // 8), traces)
             if admission.request_ids:
                 conn.executemany(Q["request_id_put"], [(a, r, now) for a, r in admission.request_ids])
             if admission.counters:
@@ -321,6 +341,22 @@ class SqliteStore(Messaging, Access, Reads, DeadLetters, Privacy, Business, Brow
     async def maintain(self, now_ms: int) -> None:
         cursor = await self._run(self._readers, self._cursor)
         await self._run(self._log_writer, self._prune, cursor, now_ms)
+        async with self.ex.transaction() as tx:
+            await tx.run("processed_marks_prune", now_ms - TRACE_RETENTION_MS)
+
+    async def delete_request_traces(self, log_ids: Sequence[int]) -> None:
+        def run() -> None:
+            conn = self._conn("log")
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                conn.executemany(Q["request_delete"], [(i,) for i in log_ids])
+                conn.execute("COMMIT")
+            except BaseException:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
+
+        await self._run(self._log_writer, run)
 
     def _cursor(self) -> int:
         return int(self._conn("read").execute(Q["cursor_get"]).fetchone()[0])
@@ -329,6 +365,7 @@ class SqliteStore(Messaging, Access, Reads, DeadLetters, Privacy, Business, Brow
         conn = self._conn("log")
         conn.execute(Q["prune_entries"], (cursor,))
         conn.execute(Q["prune_request_ids"], (now_ms - common.REQUEST_ID_TTL_MS,))
+        conn.execute(Q["requests_prune"], (now_ms - TRACE_RETENTION_MS,))
 
     # ------------------------------------------------------------ processing
 
