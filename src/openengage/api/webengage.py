@@ -180,19 +180,9 @@ def endpoint(bucket: str, parse: Parser, path: str) -> Callable[[Request], Await
         # Every accepted request has a trace id: the client's, else a UUIDv7 (answered in x-request-id).
         # Only the client's takes part in de-duplication.
         trace = Trace(request_id or uuid7(received), path, received, subjects_of(records))
-        outcome = await svc.committer.submit(
-            Submission(
-                account.id,
-                bucket,
-                1,
-                account.limit(bucket),
-                encode_records(records),
-                len(records),
-                request_id,
-                (),
-                trace,
-            )  # fmt: skip
-        )
+        payload = encode_records(records)
+        sub = Submission(account.id, bucket, 1, account.limit(bucket), payload, len(records), request_id, (), trace)
+        outcome = await svc.committer.submit(sub)
         out_headers = outcome_headers(svc, account.id, outcome)
         if outcome.status == "limited":
             message = (
