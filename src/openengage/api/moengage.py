@@ -14,8 +14,9 @@ import binascii
 import dataclasses
 import logging
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Any
+from typing import Annotated, Any
 
+from msgspec import Meta
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -357,8 +358,14 @@ def app_error(status: int, method: str, headers: Mapping[str, str] | None = None
 # ---------------------------------------------------------------- routes and their documentation
 
 APP_ID = "The workspace (app) id: the Basic-auth user. When both the path and `?app_id=` name it, they must agree."
+X_REQUEST_ID = Param(
+    "x-request-id",
+    "header",
+    "Optional: the id this request's trace is kept under (else the body's request_id); no de-duplication.",
+    Annotated[str, Meta(max_length=MAX_REQUEST_ID)],
+)
 MOE_APPKEY = Param("MOE-APPKEY", "header", "Optional; when sent, it must equal the app id.")
-_ACCEPTED = Reply(200, "Accepted: durably committed.", moe.MoEngageAccepted, headers=moe.RATE_LIMIT)
+_ACCEPTED = Reply(200, "Accepted: durably committed.", moe.MoEngageAccepted, headers=(*moe.RATE_LIMIT, moe.REQUEST_ID))
 _CUSTOMER = {
     "type": "customer",
     "customer_id": "john@example.com",
@@ -396,7 +403,7 @@ def data_doc(
         summary=summary,
         tag="MoEngage",
         security=BASIC,
-        params=(app_id, MOE_APPKEY),
+        params=(app_id, MOE_APPKEY) if success is _EXPORTED else (app_id, MOE_APPKEY, X_REQUEST_ID),
         body=body,
         examples={"vendor": example},
         replies=moe.replies(success, limited=success is not _EXPORTED),
@@ -411,7 +418,7 @@ def _both(path: str, handler: Callable[[Request], Awaitable[Response]], *doc: An
     ]
 
 
-_MERGED = Reply(200, "Accepted: durably committed.", moe.MoEngageMerged, headers=moe.RATE_LIMIT)
+_MERGED = Reply(200, "Accepted: durably committed.", moe.MoEngageMerged, headers=(*moe.RATE_LIMIT, moe.REQUEST_ID))
 _EXPORTED = Reply(200, "The users found, and the ids not found.", moe.MoEngageExported)
 
 # Routes are matched in order: the busiest first. Merge and delete must come before

@@ -139,6 +139,11 @@ LIMITED = (
     Header("Retry-After", "Seconds until the next minute starts.", int, required=True),
 )
 RETRY_AFTER = (Header("Retry-After", "Seconds to wait before retrying.", int, required=True),)
+REQUEST_ID = Header(
+    "x-request-id",
+    "The body's request_id, sent when the request carried no x-request-id: its trace is "
+    "`GET /v1/accounts/{licenseCode}/requests/{requestId}` (the WebEngage license code of the same account).",
+)
 
 
 def _fail(status: int, description: str, headers: tuple[Header, ...] = ()) -> Reply:
