@@ -14,9 +14,8 @@ import binascii
 import dataclasses
 import logging
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Annotated, Any
+from typing import Any
 
-from msgspec import Meta
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -361,8 +360,8 @@ APP_ID = "The workspace (app) id: the Basic-auth user. When both the path and `?
 X_REQUEST_ID = Param(
     "x-request-id",
     "header",
-    "Optional: the id this request's trace is kept under (else the body's request_id); no de-duplication.",
-    Annotated[str, Meta(max_length=MAX_REQUEST_ID)],
+    f"Optional: the id this request's trace is kept under and the body's request_id (one over {MAX_REQUEST_ID} "
+    "characters or holding NUL is ignored: the body's own id is used). No de-duplication by it.",
 )
 MOE_APPKEY = Param("MOE-APPKEY", "header", "Optional; when sent, it must equal the app id.")
 _ACCEPTED = Reply(200, "Accepted: durably committed.", moe.MoEngageAccepted, headers=(*moe.RATE_LIMIT, moe.REQUEST_ID))
