@@ -281,6 +281,13 @@ def test_values_the_store_cannot_hold_are_dead_lettered(api: Harness) -> None:
     }
     assert letters(api) == [] and stats(api)["deadLetters"] == 0
     assert (seqs(api, "before"), seqs(api, "after")) == (n, n)  # nothing applied twice meanwhile
+    # Both are administrative actions: audited with who, what and which ids, never the records' data.
+    audit = json.loads(cli(api, "audit", "list", api.lc, "--json"))
+    entries = {e["action"]: e for e in audit["entries"]}
+    retried, dropped = entries["dead_letters.retry"], entries["dead_letters.drop"]
+    assert retried["actor"].startswith("cli:") and retried["target"] == "1 dead letter"
+    assert retried["detail"] == f"ids: {first}"
+    assert dropped["target"].startswith(f"{len(found)} dead letter") and "seq" not in dropped["detail"]
 
 
 # ---------------------------------------------------------------- a store outage mid-batch

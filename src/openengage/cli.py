@@ -875,7 +875,7 @@ def dead_letters_retry(
     wanted = dead_letter_ids(ids, every)
 
     async def run(store: Store) -> list[int]:
-        return await store.retry_dead_letters((await find_account(store, license_code)).id, wanted)
+        return await store.retry_dead_letters((await find_account(store, license_code)).id, wanted, actor_for(None))
 
     queued = with_store(database_url, run)
     waiting = sorted(set(wanted or ()) - set(queued))
@@ -898,7 +898,7 @@ def dead_letters_drop(
     wanted = dead_letter_ids(ids, every)
 
     async def run(store: Store) -> list[int]:
-        return await store.drop_dead_letters((await find_account(store, license_code)).id, wanted)
+        return await store.drop_dead_letters((await find_account(store, license_code)).id, wanted, actor_for(None))
 
     dropped = with_store(database_url, run)
     emit(as_json, {"dropped": dropped}, f"dropped {len(dropped)} dead letters")

@@ -33,12 +33,16 @@ from schemathesis.specs.openapi.checks import (
 
 from openengage.api import openapi
 from openengage.app import create_app
+from openengage.rules.channel_config import email_config
 from openengage.settings import Settings
 from tests.support import backends
 from tests.support.harness import Harness
 
-# Per-minute limits of 1 (business definitions) or 100 (GDPR) would leave most of their runs at 429.
-UNLIMITED = {"business-definitions": 0, "gdpr": 0}
+# Per-minute limits of 1 (business definitions) or 100 (GDPR, transactions) would leave most runs at 429.
+UNLIMITED = {"business-definitions": 0, "gdpr": 0, "transactions": 0}
+# The running campaign each backend's store was seeded with: generated campaign ids go to it (a random id
+# only ever meets the 404 path).
+CAMPAIGNS: dict[int, str] = {}
 EXAMPLES = int(os.environ.get("OPENENGAGE_SCHEMATHESIS_EXAMPLES", "10"))
 CHECKS = [
     not_a_server_error,
@@ -103,6 +107,20 @@ def seed(api: Harness) -> None:
     assert api.client.post(f"{url}/events/definition", json=definition, headers=headers).status_code == 201
     event = {"eventName": "Order Placed", "eventData": {"amount": 3}}
     assert api.client.post(f"{url}/save-event", json=event, headers=headers).status_code == 201
+    # A running email campaign, a reachable user and the transaction the status example reads.
+    assert api.post("/users", {"userId": "johndoe21#", "email": "john@example.com"}).status_code == 201
+    api.drain()
+
+    async def campaign() -> str:
+        account = api.creds.account_id
+        await api.store.set_channel(account, "email", email_config("smtp://127.0.0.1:9", "shop@acme.test"), None)
+        created = await api.store.create_campaign(account, "Receipt", "email", "Hi", "Order {{ token.orderId }}", False)
+        return (await api.store.set_campaign_status(account, created.code, "running")).code
+
+    CAMPAIGNS[id(api)] = code = api.call(campaign)
+    txn = {"userId": "johndoe21#", "txnId": "order-1"}
+    response = api.client.post(f"/v2/accounts/{api.lc}/experiments/{code}/transaction", json=txn, headers=headers)
+    assert response.status_code == 200, response.text
 
 
 @pytest.fixture(scope="module", params=backends.BACKENDS)
@@ -149,6 +167,12 @@ def for_account(api: Harness, case: Any) -> None:
         case.query["app_id"] = creds.app_id
     if case.headers is not None and "MOE-APPKEY" in case.headers:
         case.headers["MOE-APPKEY"] = creds.app_id
+    code = CAMPAIGNS.get(id(api))
+    if code is not None and "campaign_id" in (case.path_parameters or {}):
+        case.path_parameters["campaign_id"] = code
+    ids = (case.query or {}).get("campaignIds")
+    if code is not None and isinstance(ids, list) and 1 <= len(ids) <= 10 and all(isinstance(i, str) for i in ids):
+        case.query["campaignIds"] = [code]  # still valid: a negative case stays negative
 
 
 def auth_headers(api: Harness, case: Any) -> dict[str, str]:

@@ -1,4 +1,4 @@
-"""MoEngage request bodies from the vendor's documents and public clients (reference/vendor-apis.md A, C.1, C.4),
+"""MoEngage request bodies from the vendor's documents (developers.moengage.com) and its public clients,
 and a small client for the Data API routes of an in-process Harness."""
 
 from __future__ import annotations

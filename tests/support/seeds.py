@@ -1,4 +1,4 @@
-"""Request bodies from the vendor documents (../shared/seeds/ and reference/vendor-apis.md)."""
+"""Request bodies from the vendor documents (docs.webengage.com: Getting Started, Users, Events, Bulk APIs)."""
 
 from __future__ import annotations
 

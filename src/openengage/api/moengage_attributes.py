@@ -32,7 +32,7 @@ BOOL = "Boolean"
 NEGATED_BOOL = "negated"
 
 # MoEngage input key -> (profile field, kind). The `u_*` keys are MoEngage's internal/export names of
-# the same attributes (vendor-apis.md A.1), accepted as input too.
+# the same attributes (MoEngage's Data API OpenAPI schema, developers.moengage.com), accepted as input too.
 STANDARD: dict[str, tuple[str, str]] = {
     "name": ("name", TEXT),
     "first_name": ("firstName", TEXT),
@@ -53,7 +53,7 @@ STANDARD: dict[str, tuple[str, str]] = {
 }
 PLATFORMS_KEY = "platforms"
 ARRAY_OPERATORS = ("addValueToArrayField", "removeValueFromArrayField")
-# Blocked as user attribute names (vendor-apis.md A.0).
+# Blocked as user attribute names (MoEngage's Data API OpenAPI schema, UserAttributes).
 BLOCKED_NAMES = frozenset({"id", "_id"})
 GENDERS = {"male": "male", "m": "male", "female": "female", "f": "female", "other": "other"}
 
@@ -64,7 +64,8 @@ EVENT_PLATFORMS = {**PLATFORMS, "unknown": "unknown"}
 DEVICE_TEXT = ("push_id", "model", "app_version", "os_version", "moe_gaid", "idfv", "brand")
 DEVICE_BOOLS = ("moe_push_opted", "moe_push_provisional_opted", "push_preference", "active")
 DEVICE_NUMBERS = ("created_time",)
-# The advertising id the other platform family cannot have is dropped (vendor-apis.md A.3).
+# The advertising id the other platform family cannot have is dropped (MoEngage's Track Device page:
+# GAID is dropped on iOS, IDFV on Android).
 DROPPED_ON = {"moe_gaid": "iOS", "idfv": "ANDROID"}
 
 

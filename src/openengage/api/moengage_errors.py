@@ -1,6 +1,6 @@
 """The MoEngage Data API error catalogue: every refusal is an `Invalid` with the vendor's type and message.
 
-Types and messages are the vendor's generic table (reference/vendor-apis.md A.0) unless an endpoint
+Types and messages are the vendor's generic error table (developers.moengage.com, Data API overview) unless an endpoint
 page documents its own; where the pages disagree docs/moengage.md says which text was chosen.
 """
 

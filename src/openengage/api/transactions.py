@@ -16,22 +16,30 @@ window atomically with the durable write. A 200 is sent only once the transactio
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 import msgspec
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
 
 from openengage.accounts import Account
 from openengage.api import shapes
 from openengage.api import transaction_schema as schema
 from openengage.api import webengage_responses as we
 from openengage.api.body import TooLarge, is_json, read_body
-from openengage.api.read import read_route
+from openengage.api.read import READ_REPLIES, read_route
 from openengage.api.services import Services, services
-from openengage.api.webengage import Refused, authenticate, known_headers, outcome_headers, response_format
+from openengage.api.webengage import (
+    FORMAT,
+    LICENSE_CODE,
+    Refused,
+    authenticate,
+    known_headers,
+    outcome_headers,
+    response_format,
+)
 from openengage.api.webengage_schema import Invalid
+from openengage.operations import BEARER, ApiRoute, Operation, Param, Reply, described
 from openengage.records import Record, encode_records
 from openengage.rules.system_events import delivery_event
 from openengage.store.base import Campaign, MessageDraft, Outcome, Profile, TxnSubmission
@@ -205,8 +213,213 @@ async def status(request: Request, account: Account, fmt: str) -> Response:
     return we.success(shapes.transaction_doc(found), fmt)
 
 
+# ---------------------------------------------------------------- routes and their documentation
+# The body types admit at least every body `transaction_schema.parse` accepts (it checks more: an email's form,
+# NUL, trackConfig's user), so a body outside them is refused, as the document says.
+
+_TEXT_ID = Annotated[
+    str,
+    msgspec.Meta(description="At most 200 characters; generated (a time-ordered UUIDv7) when absent.", max_length=200),
+]
+
+
+class TxnDedupeIn(msgspec.Struct):
+    ttl: Annotated[
+        float, msgspec.Meta(description="Seconds: a repeat txnId within them sends nothing again.", ge=5, le=1800)
+    ]
+
+
+class TxnContextIn(msgspec.Struct):
+    token: (
+        Annotated[dict[str, Any], msgspec.Meta(description="Values for `{{ token.x }}` in the campaign's templates.")]
+        | None
+    ) = None
+
+
+class TxnOverrideIn(msgspec.Struct):
+    email: (
+        Annotated[str, msgspec.Meta(description="Send to this address instead of the profile's.", max_length=254)]
+        | None
+    ) = None
+    phone: (
+        Annotated[str, msgspec.Meta(description="Send to this number instead of the profile's.", max_length=32)] | None
+    ) = None
+    context: TxnContextIn | None = None
+
+
+class TxnTrackIn(msgspec.Struct):
+    eventName: (
+        Annotated[str, msgspec.Meta(description="An event recorded for the user with the transaction.")] | None
+    ) = None
+    updateUser: Annotated[
+        dict[str, Any] | None,
+        msgspec.Meta(description="A `/users` body applied to the transaction's user (created if new)."),
+    ] = None
+
+
+class TransactionIn(msgspec.Struct, kw_only=True):
+    """WebEngage's transaction body (docs.webengage.com, Transactional Campaign API)."""
+
+    userId: Annotated[str, msgspec.Meta(description="The user to send to.", min_length=1, max_length=100)]
+    ttl: (
+        Annotated[
+            float, msgspec.Meta(description="Seconds the send may be retried (default 120).", ge=1, le=schema.MAX_TTL)
+        ]
+        | None
+    ) = None
+    txnId: _TEXT_ID | None = None
+    dedupe: TxnDedupeIn | None = None
+    overrideData: TxnOverrideIn | None = None
+    trackConfig: TxnTrackIn | None = None
+
+
+class TransactionQueued(msgspec.Struct):
+    txnId: str
+    experimentId: str
+    userId: str
+    ttl: int
+
+
+class TxnCampaignDoc(msgspec.Struct, kw_only=True):
+    experimentId: str
+    status: Annotated[
+        str, msgspec.Meta(description="queued, standby (a later link of a fallback chain) or skipped (unreachable).")
+    ]
+    reason: str | msgspec.UnsetType = msgspec.UNSET
+
+
+class TransactionsQueued(msgspec.Struct):
+    txnId: str
+    userId: str
+    ttl: int
+    mode: str
+    campaigns: list[TxnCampaignDoc]
+
+
+class TxnAttemptDoc(msgspec.Struct):
+    at: str
+    outcome: str
+    error: str | None
+
+
+class TxnMessageDoc(msgspec.Struct, kw_only=True):
+    experimentId: str
+    channel: str
+    status: Annotated[str, msgspec.Meta(description="queued, standby, skipped, sent, failed or expired.")]
+    reason: str | msgspec.UnsetType = msgspec.UNSET
+    attempts: list[TxnAttemptDoc]
+
+
+class TransactionDoc(msgspec.Struct):
+    """A transaction: its status and each campaign's message with its delivery attempts."""
+
+    txnId: str
+    userId: str
+    mode: str
+    status: Annotated[str, msgspec.Meta(description="sent, queued, failed or expired.")]
+    receivedAt: str
+    expiresAt: str
+    messages: list[TxnMessageDoc]
+
+
+def _answer(name: str, data: Any) -> Any:
+    body = msgspec.defstruct(f"{name}Body", [("data", data)], module=__name__)
+    return msgspec.defstruct(name, [("response", body)], module=__name__)
+
+
+_RATE = we.RATE_LIMIT
+_TRIGGER_REPLIES = (
+    Reply(400, "Bad input (the message names the field); nothing was queued.", we.WebEngageError, we.BOTH, _RATE),
+    *we.AUTH_REPLIES[:1],
+    Reply(
+        404,
+        "No account has this license code; or an unknown campaign, one not running, or an unknown user.",
+        we.WebEngageError,
+        we.BOTH,
+        _RATE,
+    ),
+    Reply(412, "The user cannot be reached (no address, opted out, no channel).", we.WebEngageError, we.BOTH, _RATE),
+    Reply(413, "The body is over the size limit.", we.WebEngageError, we.BOTH, _RATE),
+    Reply(415, "The Content-Type is not JSON.", we.WebEngageError, we.BOTH, _RATE),
+    Reply(429, "Over the account's 100 transactions per minute.", we.WebEngageError, we.BOTH, we.LIMITED),
+    *we.FAILURE_REPLIES,
+)
+_EXAMPLE = {"userId": "johndoe21#", "txnId": "order-2", "overrideData": {"context": {"token": {"orderId": "A-1"}}}}
+_TAG = "Messaging"
+
 routes = [
-    Route(f"{PREFIX}/experiments/{{campaign_id}}/transaction", single, methods=["POST"]),
-    Route(f"{PREFIX}/transaction", multi, methods=["POST"]),
-    Route(f"{PREFIX}/transactions/{{txn_id:anypath}}", read_route(status), methods=["GET"]),
+    ApiRoute(
+        f"{PREFIX}/experiments/{{campaign_id}}/transaction",
+        single,
+        methods=["POST"],
+        operations=Operation(
+            id="transactionSend",
+            summary="Trigger a transactional campaign for a user",
+            tag=_TAG,
+            description="200 only once the send is committed to the outbox (fsynced); the sender delivers it.",
+            security=BEARER,
+            params=(LICENSE_CODE, Param("campaign_id", "path", "The campaign's id (`~` and hex)."), FORMAT),
+            body=TransactionIn,
+            examples={"transaction": _EXAMPLE},
+            replies=(
+                Reply(200, "Queued.", _answer("TransactionQueuedResponse", TransactionQueued), we.BOTH, _RATE),
+                *_TRIGGER_REPLIES,
+            ),
+        ),
+    ),
+    ApiRoute(
+        f"{PREFIX}/transaction",
+        multi,
+        methods=["POST"],
+        operations=Operation(
+            id="transactionSendMulti",
+            summary="Trigger several campaigns for a user, all or as a fallback chain",
+            tag=_TAG,
+            security=BEARER,
+            params=(
+                LICENSE_CODE,
+                Param(
+                    "campaignIds",
+                    "query",
+                    "The campaigns, in fallback order (repeat the parameter).",
+                    described(list[str], "1 to 10 campaign ids.", min_length=1, max_length=schema.MAX_CAMPAIGNS),
+                    required=True,
+                ),
+                Param(
+                    "mode",
+                    "query",
+                    "all, fallback_on_attempt_failure or fallback_on_delivery_failure.",
+                    described(str, "The mode.", pattern="^(" + "|".join(schema.MODES) + ")$"),
+                    required=True,
+                ),
+                FORMAT,
+            ),
+            body=TransactionIn,
+            examples={"transaction": {**_EXAMPLE, "txnId": "order-3"}},
+            replies=(
+                Reply(200, "Queued.", _answer("TransactionsQueuedResponse", TransactionsQueued), we.BOTH, _RATE),
+                *_TRIGGER_REPLIES,
+            ),
+        ),
+    ),
+    ApiRoute(
+        f"{PREFIX}/transactions/{{txn_id:anypath}}",
+        read_route(status),
+        methods=["GET"],
+        operations=Operation(
+            id="transactionStatus",
+            summary="A transaction's status and delivery attempts",
+            tag=_TAG,
+            security=BEARER,
+            params=(LICENSE_CODE, Param("txn_id", "path", "The txnId (URL-encoded).", example="order-1"), FORMAT),
+            replies=(
+                Reply(
+                    200, "Found.", we.success_type("TransactionResponse", TransactionDoc, "The transaction."), we.BOTH
+                ),
+                Reply(404, "No account has this license code, or no such transaction.", we.WebEngageError, we.BOTH),
+                *(r for r in READ_REPLIES if r.status != 404),
+            ),
+            method="GET",
+        ),
+    ),
 ]

@@ -718,14 +718,15 @@ class Store(Protocol):
     # dead letters (every one scoped to its account)
     async def dead_letters(self, account_id: int, limit: int, cursor: str | None) -> Page[DeadLetter]: ...
     async def count_dead_letters(self, account_id: int) -> int: ...
-    async def retry_dead_letters(self, account_id: int, ids: Sequence[int] | None) -> list[int]:
+    async def retry_dead_letters(self, account_id: int, ids: Sequence[int] | None, actor: Actor = SYSTEM) -> list[int]:
         """Queue the dead letters `ids` (None: all) again; returns the ids queued now (one already
         queued and not yet applied is not queued twice). Raises NotFound, changing nothing, for an id
-        the account does not have."""
+        the account does not have. Audited when something was queued."""
         ...
 
-    async def drop_dead_letters(self, account_id: int, ids: Sequence[int] | None) -> list[int]:
-        """Delete the dead letters `ids` (None: all); returns the ids deleted. NotFound as for retry."""
+    async def drop_dead_letters(self, account_id: int, ids: Sequence[int] | None, actor: Actor = SYSTEM) -> list[int]:
+        """Delete the dead letters `ids` (None: all); returns the ids deleted, audited in the same
+        transaction. NotFound as for retry."""
         ...
 
     # administration

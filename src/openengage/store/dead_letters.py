@@ -10,8 +10,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from openengage.accounts import SYSTEM, Actor
 from openengage.errors import NotFound
-from openengage.store.base import DeadLetter, Executor, Page, Row
+from openengage.rules.dates import now_ms
+from openengage.store.base import DeadLetter, Executor, Page, Row, Tx
 from openengage.store.common import MAX_INT, decode_cursor, encode_cursor
 from openengage.store.reads import page
 
@@ -32,10 +34,27 @@ def missing(wanted: Sequence[int], found: Sequence[int]) -> NotFound | None:
     return NotFound(f"no dead letter {', '.join(map(str, absent))} in this account")
 
 
+AUDIT_RETRY = "dead_letters.retry"
+AUDIT_DROP = "dead_letters.drop"
+
+
+async def audit(tx: Tx, actor: Actor, account_id: int, action: str, ids: Sequence[int]) -> None:
+    """One audit entry for a retry or a drop: the ids, never the records' data."""
+    shown = ", ".join(map(str, ids[:50])) + (f" and {len(ids) - 50} more" if len(ids) > 50 else "")
+    target = f"{len(ids)} dead letter{'s' if len(ids) != 1 else ''}"
+    await tx.run("audit_insert", account_id, now_ms(), actor.name, actor.address, action, target, f"ids: {shown}")
+
+
 class DeadLetters:
     """Mixed into each backend's store, which sets `ex` and implements `retry_dead_letters`."""
 
     ex: Executor
+
+    async def _audit_retry(self, account_id: int, ids: Sequence[int], actor: Actor) -> None:
+        """After a retry's requeue commits (to the ingest log, which on SQLite is another file)."""
+        if ids:
+            async with self.ex.transaction() as tx:
+                await audit(tx, actor, account_id, AUDIT_RETRY, ids)
 
     async def dead_letters(self, account_id: int, limit: int, cursor: str | None) -> Page[DeadLetter]:
         """The latest failure first; `requeued` when a retry waits in the ingest log."""
@@ -47,7 +66,7 @@ class DeadLetters:
         row = await self.ex.one("dead_letters_count", account_id)
         return int(row[0]) if row is not None else 0
 
-    async def drop_dead_letters(self, account_id: int, ids: Sequence[int] | None) -> list[int]:
+    async def drop_dead_letters(self, account_id: int, ids: Sequence[int] | None, actor: Actor = SYSTEM) -> list[int]:
         async with self.ex.transaction() as tx:
             found = [int(r[0]) for r in await tx.all("dead_letters_of", account_id)]
             if ids is not None:
@@ -57,4 +76,6 @@ class DeadLetters:
                 found = sorted(set(ids))
             for letter_id in found:
                 await tx.run("dead_letter_drop", account_id, letter_id)
+            if found:
+                await audit(tx, actor, account_id, AUDIT_DROP, found)
         return found

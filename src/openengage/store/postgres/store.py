@@ -17,6 +17,7 @@ import psycopg
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
 from openengage import metrics
+from openengage.accounts import SYSTEM, Actor
 from openengage.errors import CommitUnknown, StoreUnavailable
 from openengage.rules.dates import now_ms
 from openengage.store import migrations
@@ -221,7 +222,7 @@ class PostgresStore(Messaging, Access, Reads, DeadLetters, Privacy, Business, Br
 
     # ------------------------------------------------------------ dead letters
 
-    async def retry_dead_letters(self, account_id: int, ids: Sequence[int] | None) -> list[int]:
+    async def retry_dead_letters(self, account_id: int, ids: Sequence[int] | None, actor: Actor = SYSTEM) -> list[int]:
         """Listing, counting and dropping are written once (store/dead_letters.py); a retry appends to
         the ingest log, in the entry's partition (see dead_letters.requeue)."""
 
@@ -229,7 +230,9 @@ class PostgresStore(Messaging, Access, Reads, DeadLetters, Privacy, Business, Br
             return await dead_letters.requeue(conn, account_id, ids)
 
         async with processing.store_errors():
-            return await self._with(run)
+            queued = await self._with(run)
+        await self._audit_retry(account_id, queued, actor)
+        return queued
 
     # ------------------------------------------------------------ the outbox (issue #10)
 

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from openengage import metrics
+from openengage.accounts import SYSTEM, Actor
 from openengage.errors import CommitUnknown, StoreUnavailable
 from openengage.store import common, migrations
 from openengage.store.access import Access
@@ -402,14 +403,16 @@ class SqliteStore(Messaging, Access, Reads, DeadLetters, Privacy, Business, Brow
 
     # ------------------------------------------------------------ dead letters
 
-    async def retry_dead_letters(self, account_id: int, ids: Sequence[int] | None) -> list[int]:
+    async def retry_dead_letters(self, account_id: int, ids: Sequence[int] | None, actor: Actor = SYSTEM) -> list[int]:
         """Listing, counting and dropping are written once (store/dead_letters.py); a retry is not: it
         appends to the ingest log, another file (see dead_letters.requeue)."""
 
         def run() -> list[int]:
             return dead_letters.requeue(self._conn("log"), self._conn("read"), account_id, ids)
 
-        return await self._run(self._log_writer, run)
+        queued = await self._run(self._log_writer, run)
+        await self._audit_retry(account_id, queued, actor)
+        return queued
 
     # ------------------------------------------------------------ the outbox (issue #10)
 
