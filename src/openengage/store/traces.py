@@ -1,11 +1,13 @@
 """Request traces and the debugger, written once for every backend over its Executor.
 
 Where the data comes from (docs/dashboard.md "Trace"):
-- `requests`: one row per accepted API request and ingest-log entry (PostgreSQL splits a request by
-  partition), written by `append` in the group commit's own transaction (the same multi-row statement
-  style as the log rows: no extra commit, no round trip per request). It keeps the request id, the
-  endpoint, when the API received it, when it was committed, how many records, and the [kind, id]
-  pairs it named. Rows outlive the log entry: they go after TRACE_RETENTION_MS (`maintain`).
+- the ingest log: an API request's log row (PostgreSQL: one per partition its records touch) carries
+  its trace, written by `append` in the group commit's own statement (four columns more: the request
+  id, the endpoint, when the API received it, the [kind, id] pairs it named; the row's own time is the
+  commit's). Nothing else is written on the ingest path.
+- `requests`: the traces of entries that left the log, moved there in the transaction that removes
+  the entries (SQLite: the maintenance that prunes applied entries; PostgreSQL: the processor's
+  acknowledgement, which deletes them). Kept TRACE_RETENTION_MS (`maintain`). Reads look at both.
 - `processed_marks`: one row per processing acknowledgement (partition, highest log id, time), written
   in the acknowledging transaction: an entry was processed at the first mark at or past its id.
 - events carry their log entry in their id (`log id << 16 | position`), rejections their `log_id`.
@@ -69,7 +71,7 @@ class Traces:
     ex: Executor
 
     async def request_trace(self, account_id: int, request_id: str) -> RequestTrace | None:
-        rows = await self.ex.all("request_parts", account_id, request_id)
+        rows = await self.ex.all("request_parts", account_id, request_id, account_id, request_id)
         if not rows:
             return None
         # A client id used again (after dedupe's 4 hours, or on MoEngage): the newest request's entries.
@@ -121,7 +123,7 @@ class Traces:
         return TracePart(log_id, part, int(r[5]), pending, processed_at, dead)
 
     async def request_of_event(self, account_id: int, event_id: int) -> str | None:
-        row = await self.ex.one("request_of_log", account_id, event_id >> 16)
+        row = await self.ex.one("request_of_log", account_id, event_id >> 16, account_id, event_id >> 16)
         return None if row is None else str(row[0])
 
     async def recent_requests(
@@ -132,7 +134,10 @@ class Traces:
         seen: list[RequestSeen] = []
         if accepted is not False:
             parts: set[tuple[str, int]] = set()  # the parts of one PostgreSQL request: listed once
-            for rid, ep, received, records in await self.ex.all("recent_accepted", account_id, where, where, limit):
+            rows = await self.ex.all(
+                "recent_accepted", account_id, where, where, limit, account_id, where, where, limit
+            )
+            for _, rid, ep, received, records in sorted(rows, key=lambda r: int(r[0]), reverse=True):
                 if (str(rid), int(received)) in parts:
                     continue
                 parts.add((str(rid), int(received)))
@@ -158,7 +163,7 @@ class Traces:
     async def traces_naming(self, account_id: int, users: set[str], anonymous: set[str]) -> list[int]:
         """Log ids of the account's request traces that name one of these people (GDPR erasure): a scan
         of the account's traces on a reader (at most TRACE_RETENTION_MS of them), a rare job."""
-        rows = await self.ex.all("request_subjects_of_account", account_id)
+        rows = await self.ex.all("request_subjects_of_account", account_id, account_id)
         return [int(log_id) for log_id, subjects in rows if names(subjects, users, anonymous)]
 
     async def delete_request_traces(self, log_ids: Sequence[int]) -> None:

@@ -40,32 +40,32 @@ def _copy_buffer(accepted: Sequence[Submission], now: int) -> bytes:
     return b"".join(chunks)
 
 
-# With the entry id first (request traces: the ids are drawn before the COPY, query entry_ids)
-_ROW_ID = struct.Struct(">hiqiqihiqiii")
+_INT = struct.Struct(">i")
+_NULL = _INT.pack(-1)
+_MS = struct.Struct(">iq")
 
 
-async def _append_traced(conn: Conn, accepted: Sequence[Submission], now: int) -> None:
-    """The log rows with ids drawn first, then the request traces naming them (store/traces.py): two
-    statements more per batch (the ids, the traces' COPY), none per request, same transaction."""
-    split = [(sub, partition.split(sub.account_id, sub.payload, sub.records)) for sub in accepted]
-    cur = await conn.execute(Q["entry_ids"], (sum(len(parts) for _, parts in split),))
-    ids = iter([int(row[0]) for row in await cur.fetchall()])
+def _text(value: str | bytes) -> bytes:
+    raw = value.encode() if isinstance(value, str) else value
+    return _INT.pack(len(raw)) + raw
+
+
+def _copy_buffer_traced(accepted: Sequence[Submission], now: int) -> bytes:
+    """The log rows with their request traces (store/traces.py): four columns more in the same COPY."""
     chunks = [_COPY_HEADER]
-    traces: list[tuple[object, ...]] = []
-    for sub, parts in split:
-        for part, n, payload in parts:
-            log_id = next(ids)
-            chunks.append(_ROW_ID.pack(6, 8, log_id, 8, sub.account_id, 2, part, 8, now, 4, n, len(payload)))
+    for sub in accepted:
+        t = sub.trace
+        trace = (
+            _NULL * 4
+            if t is None
+            else b"".join((_text(t.request_id), _text(t.endpoint), _MS.pack(8, t.received_at), _text(t.subjects)))
+        )
+        for part, n, payload in partition.split(sub.account_id, sub.payload, sub.records):
+            chunks.append(_ROW.pack(9, 8, sub.account_id, 2, part, 8, now, 4, n, len(payload)))
             chunks.append(payload)
-            if (t := sub.trace) is not None:
-                traces.append((log_id, sub.account_id, t.request_id, part, t.endpoint, t.received_at, now, n,
-                               t.subjects))  # fmt: skip
+            chunks.append(trace)
     chunks.append(_COPY_TRAILER)
-    async with conn.cursor() as c, c.copy(Q["append_entries_copy_ids"]) as copy:
-        await copy.write(b"".join(chunks))
-    async with conn.cursor() as c, c.copy(Q["request_copy"]) as copy:
-        for row in traces:
-            await copy.write_row(row)
+    return b"".join(chunks)
 
 
 def _window_keys(batch: Sequence[Submission]) -> list[tuple[int, str]]:
@@ -113,7 +113,8 @@ async def append(conn: Conn, batch: Sequence[Submission], now: int) -> list[Outc
         admission = common.Admission(now, seen, lambda a, b: used.get((a, b), 0))
         outcomes = admission.decide(batch)
         if any(sub.trace is not None for sub in admission.accepted):
-            await _append_traced(conn, admission.accepted, now)
+            async with conn.cursor() as cur, cur.copy(Q["append_entries_copy_traced"]) as copy:
+                await copy.write(_copy_buffer_traced(admission.accepted, now))
         elif admission.accepted:
             async with conn.cursor() as cur, cur.copy(Q["append_entries_copy"]) as copy:
                 await copy.write(_copy_buffer(admission.accepted, now))

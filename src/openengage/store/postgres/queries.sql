@@ -783,16 +783,10 @@ WHERE account_id = %s AND name = %s AND (time_ms, id) < (%s, %s) ORDER BY time_m
 
 -- ============================================================ request traces and the debugger (store/traces.py)
 
--- name: entry_ids
--- Ids for the batch's log entries, drawn before the COPY so the trace rows can name them.
-SELECT nextval('entries_id_seq') FROM generate_series(1, %s);
-
--- name: append_entries_copy_ids
-COPY entries (id, account_id, partition, received_at, n, payload) FROM STDIN (FORMAT BINARY);
-
--- name: request_copy
-COPY requests (log_id, account_id, request_id, part, endpoint, received_at, committed_at, records, subjects)
-FROM STDIN;
+-- name: append_entries_copy_traced
+-- The log rows of API requests, each with its request trace (store/traces.py).
+COPY entries (account_id, partition, received_at, n, payload, request_id, endpoint, received_ms, subjects)
+FROM STDIN (FORMAT BINARY);
 
 -- name: requests_prune
 DELETE FROM requests WHERE log_id < coalesce(
@@ -804,14 +798,29 @@ DELETE FROM requests WHERE log_id < coalesce(
 DELETE FROM requests WHERE log_id = %s;
 
 -- name: processed_mark
+-- (acknowledged ids, partition, highest id, now): run just before ack_entries deletes them: their request
+-- traces are kept (store/traces.py) and the acknowledgement's time marked, in one statement.
+WITH kept AS (
+    INSERT INTO requests (log_id, account_id, request_id, part, endpoint, received_at, committed_at, records, subjects)
+    SELECT id, account_id, request_id, partition, endpoint, received_ms, received_at, n, subjects FROM entries
+    WHERE id = ANY(%s) AND request_id IS NOT NULL
+    ON CONFLICT DO NOTHING
+)
 INSERT INTO processed_marks (part, log_id, at) VALUES (%s, %s, %s) ON CONFLICT DO NOTHING;
+
+-- name: entry_forget_request
+UPDATE entries SET request_id = NULL, subjects = NULL WHERE id = %s;
 
 -- name: processed_marks_prune
 DELETE FROM processed_marks WHERE at < %s;
 
 -- name: request_parts
 SELECT log_id, part, endpoint, received_at, committed_at, records, subjects
-FROM requests WHERE account_id = %s AND request_id = %s ORDER BY log_id;
+FROM requests WHERE account_id = %s AND request_id = %s
+UNION
+SELECT id, partition, endpoint, received_ms, received_at, n, subjects
+FROM entries WHERE account_id = %s AND request_id = %s
+ORDER BY 1;
 
 -- name: log_entry_pending
 SELECT CASE WHEN EXISTS (SELECT 1 FROM entries WHERE id = %s) THEN 1 ELSE 0 END;
@@ -835,11 +844,16 @@ SELECT p.user_id FROM identities i JOIN profiles p ON p.id = i.profile_id
 WHERE i.account_id = %s AND i.kind = %s AND i.value = %s;
 
 -- name: request_of_log
-SELECT request_id FROM requests WHERE account_id = %s AND log_id = %s;
+SELECT request_id FROM requests WHERE account_id = %s AND log_id = %s
+UNION ALL
+SELECT request_id FROM entries WHERE account_id = %s AND id = %s AND request_id IS NOT NULL;
 
 -- name: recent_accepted
-SELECT request_id, endpoint, received_at, records FROM requests
-WHERE account_id = %s AND (%s = '' OR endpoint = %s) ORDER BY log_id DESC LIMIT %s;
+(SELECT log_id, request_id, endpoint, received_at, records FROM requests
+    WHERE account_id = %s AND (%s = '' OR endpoint = %s) ORDER BY log_id DESC LIMIT %s)
+UNION ALL
+(SELECT id, request_id, endpoint, received_ms, n FROM entries
+    WHERE account_id = %s AND request_id IS NOT NULL AND (%s = '' OR endpoint = %s) ORDER BY id DESC LIMIT %s);
 
 -- name: recent_refused
 SELECT at, endpoint, status, message, body, request_id FROM refused_requests
@@ -854,7 +868,9 @@ DELETE FROM refused_requests WHERE account_id = %s AND id <= coalesce(
     (SELECT id FROM refused_requests WHERE account_id = %s ORDER BY id DESC LIMIT 1 OFFSET %s), 0);
 
 -- name: request_subjects_of_account
-SELECT log_id, subjects FROM requests WHERE account_id = %s;
+SELECT log_id, subjects FROM requests WHERE account_id = %s
+UNION ALL
+SELECT id, subjects FROM entries WHERE account_id = %s AND request_id IS NOT NULL;
 
 -- name: erase_refusals
 DELETE FROM refused_requests WHERE account_id = %s AND (strpos(body, %s) > 0 OR strpos(body, %s) > 0);

@@ -200,6 +200,7 @@ class PostgresStore(Messaging, Access, Reads, DeadLetters, Privacy, Business, Br
     async def delete_request_traces(self, log_ids: Sequence[int]) -> None:
         async with self.ex.transaction() as tx:
             for log_id in log_ids:
+                await tx.run("entry_forget_request", log_id)  # still in the log: it is not kept
                 await tx.run("request_delete", log_id)
 
     # ------------------------------------------------------------ processing

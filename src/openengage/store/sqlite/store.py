@@ -53,24 +53,10 @@ _APPEND_CHUNK = 500  # 4 parameters a row; SQLite allows 32,766 parameters a sta
 
 @functools.cache
 def _append_sql(rows: int) -> str:
-    return Q["append_entry"] + ", (?, ?, ?, ?)" * (rows - 1)
+    return Q["append_entry"] + ", (?, ?, ?, ?, ?, ?, ?, ?)" * (rows - 1)
 
 
-@functools.cache
-def _trace_sql(rows: int) -> str:
-    return Q["request_insert"] + ", (?, ?, ?, 0, ?, ?, ?, ?, ?)" * (rows - 1)
-
-
-def _trace_rows(chunk: Sequence[Submission], last_id: int, now: int) -> list[Any]:
-    """The request traces of a chunk of log rows: the chunk's ids are consecutive, ending at `last_id`
-    (AUTOINCREMENT under the write lock, one statement)."""
-    first = last_id - len(chunk) + 1
-    params: list[Any] = []
-    for i, s in enumerate(chunk):
-        if s.trace is not None:
-            t = s.trace
-            params += (first + i, s.account_id, t.request_id, t.endpoint, t.received_at, now, s.records, t.subjects)
-    return params
+_NO_TRACE = (None, None, None, None)  # a log row without a request trace (imports, the outbox)
 
 
 def ingest_path(path: str) -> str:
@@ -311,17 +297,16 @@ class SqliteStore(Messaging, Access, Reads, DeadLetters, Privacy, Business, Brow
             admission = common.Admission(now, seen, used)
             outcomes = admission.decide(batch)
             rows = admission.accepted
-            if len(rows) > _APPEND_CHUNK or any(s.trace is not None for s in rows):
-                begin()  # the request traces commit with their log rows: one transaction, one fsync
+            if len(rows) > _APPEND_CHUNK:
+                begin()
             # One multi-row INSERT per chunk: a single sqlite3_step, so the writer thread gives up and
             # retakes the GIL once, not once per row (the event loop holds it meanwhile). With nothing
             # read (no request ids, no limits) that one statement is the whole transaction.
             for start in range(0, len(rows), _APPEND_CHUNK):
                 chunk = rows[start : start + _APPEND_CHUNK]
-                params = [v for s in chunk for v in (s.account_id, now, s.records, s.payload)]
-                last_id = conn.execute(_append_sql(len(chunk)), params).lastrowid or 0
-                if traces := _trace_rows(chunk, last_id, now):  # request traces (store/traces.py)
-                    conn.execute(_trace_sql(len(traces) // 8), traces)
+                # Each row carries its request trace (store/traces.py): request id, endpoint, received, subjects.
+                params = [v for s in chunk for v in (s.account_id, now, s.records, s.payload, *(s.trace or _NO_TRACE))]
+                conn.execute(_append_sql(len(chunk)), params)
             if admission.request_ids:
                 conn.executemany(Q["request_id_put"], [(a, r, now) for a, r in admission.request_ids])
             if admission.counters:
@@ -351,6 +336,7 @@ class SqliteStore(Messaging, Access, Reads, DeadLetters, Privacy, Business, Brow
             conn.execute("BEGIN IMMEDIATE")
             try:
                 conn.executemany(Q["request_delete"], [(i,) for i in log_ids])
+                conn.executemany(Q["entry_forget_request"], [(i,) for i in log_ids])  # not yet moved
                 conn.execute("COMMIT")
             except BaseException:
                 if conn.in_transaction:
@@ -364,7 +350,16 @@ class SqliteStore(Messaging, Access, Reads, DeadLetters, Privacy, Business, Brow
 
     def _prune(self, cursor: int, now_ms: int) -> None:
         conn = self._conn("log")
-        conn.execute(Q["prune_entries"], (cursor,))
+        # Applied entries leave the log; their request traces stay (store/traces.py), in the same commit.
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            conn.execute(Q["requests_keep"], (cursor,))
+            conn.execute(Q["prune_entries"], (cursor,))
+            conn.execute("COMMIT")
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
         conn.execute(Q["prune_request_ids"], (now_ms - common.REQUEST_ID_TTL_MS,))
         conn.execute(Q["requests_prune"], (now_ms - TRACE_RETENTION_MS,))
 

@@ -1,9 +1,14 @@
 -- Request traces and the debugger (issue #8).
 
--- One row per accepted API request and ingest-log entry (a request split over partitions has one per
--- entry), written by the append that commits the entries, in its transaction (one COPY). log_id is the
--- entry's id, drawn from entries_id_seq before the entries are copied. Kept 72 hours
--- (store/traces.py TRACE_RETENTION_MS). subjects: the JSON [kind, id] pairs the request named.
+-- An API request's log rows carry its trace (request id, endpoint, when the API received it, the JSON
+-- [kind, id] pairs it named): wider rows in the same COPY, nothing else on the ingest path. The
+-- processor's acknowledgement copies them to `requests` (one row per entry: a request split over
+-- partitions has several) in the transaction that deletes them; kept 72 hours (store/traces.py).
+ALTER TABLE entries ADD COLUMN request_id text;
+ALTER TABLE entries ADD COLUMN endpoint text;
+ALTER TABLE entries ADD COLUMN received_ms bigint;
+ALTER TABLE entries ADD COLUMN subjects bytea;
+
 CREATE TABLE requests (
     log_id bigint PRIMARY KEY,
     account_id bigint NOT NULL,

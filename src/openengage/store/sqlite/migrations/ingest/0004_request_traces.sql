@@ -1,8 +1,13 @@
--- Request traces (issue #8): one row per accepted API request, written by the append that commits its
--- log entry, in the same transaction and the same way (one multi-row INSERT). log_id is that entry's id
--- (the rowid: no index of its own); rows are kept 72 hours (store/traces.py TRACE_RETENTION_MS), after
--- the entry itself is pruned. subjects: the JSON [kind, id] pairs the request named (GDPR erasure
--- deletes the rows that name the person).
+-- Request traces (issue #8). An API request's log row carries its trace (request id, endpoint, when the
+-- API received it, the [kind, id] pairs it named): a wider row in the same INSERT, no other table or
+-- index on the ingest path. When the processor's maintenance prunes applied entries it moves their
+-- traces to `requests` (one statement per pass), kept 72 hours (store/traces.py TRACE_RETENTION_MS).
+ALTER TABLE entries ADD COLUMN request_id TEXT;
+ALTER TABLE entries ADD COLUMN endpoint TEXT;
+ALTER TABLE entries ADD COLUMN received_ms INTEGER;
+ALTER TABLE entries ADD COLUMN subjects BLOB;
+
+-- log_id is the entry's id (the rowid); committed_at the entry's received_at (the commit's time).
 CREATE TABLE requests (
     log_id INTEGER PRIMARY KEY,
     account_id INTEGER NOT NULL,
