@@ -19,6 +19,7 @@ from openengage.api import business, gdpr, moengage, openapi, read, transactions
 from openengage.api import webengage_responses as we
 from openengage.api.auth import AuthCache
 from openengage.api.observe import HEALTHZ, METRICS, Observe, healthz, metrics_endpoint
+from openengage.api.refusals import RefusalLog
 from openengage.api.services import Services
 from openengage.api.unavailable import store_unavailable
 from openengage.dashboard import Dashboard
@@ -83,7 +84,9 @@ def create_app(settings: Settings | None = None) -> Starlette:
         txns.start()
         auth = AuthCache(store)
         await auth.start()
-        app.state.services = Services(settings, store, committer, auth, transactions=txns)
+        refusals = RefusalLog(store)
+        refusals.start()
+        app.state.services = Services(settings, store, committer, auth, transactions=txns, refusals=refusals)
         await dashboard.start(store)
         tune_gc()
         try:
@@ -93,6 +96,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             await auth.stop()
             await txns.stop()
             await committer.stop()
+            await refusals.stop()
             await store.close()
 
     # Every API route is an ApiRoute carrying its documentation: GET /openapi.json is built from this list.

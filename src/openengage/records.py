@@ -109,3 +109,32 @@ def encode_records(records: Sequence[Record | RawEventRecord]) -> bytes:
 
 def decode_records(payload: bytes) -> list[Record]:
     return _decoder.decode(payload)
+
+
+MAX_SUBJECTS = 25  # a bulk request names at most 25 people; a MoEngage bulk import's first 25 are kept
+_subjects_encoder = msgspec.json.Encoder()
+
+
+def _pairs(r: Record | RawEventRecord) -> tuple[tuple[str, str], ...]:
+    if isinstance(r, MergeRecord):
+        return (("u", r.retained_user), ("u", r.merged_user))
+    if isinstance(r, DeviceRecord | DeleteRecord):
+        return (("u", r.user_id),)
+    if r.user_id:
+        return (("u", r.user_id),)
+    return (("a", r.anonymous_id),) if r.anonymous_id else ()
+
+
+def subjects_of(records: Sequence[Record | RawEventRecord]) -> bytes:
+    """The people a request names, as the JSON list of distinct [kind, id] pairs ("u": user id, "a":
+    anonymous id; the user id when both are sent, as the processor decides), at most MAX_SUBJECTS.
+    Kept with the request trace (store/traces.py) so the trace can say which profile a request landed on."""
+    if len(records) == 1:  # the ingest hot path: one record
+        return _subjects_encoder.encode(_pairs(records[0]))
+    seen: dict[tuple[str, str], None] = {}
+    for r in records:
+        for pair in _pairs(r):
+            seen[pair] = None
+        if len(seen) >= MAX_SUBJECTS:
+            break
+    return _subjects_encoder.encode(tuple(seen)[:MAX_SUBJECTS])

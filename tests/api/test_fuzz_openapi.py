@@ -73,6 +73,9 @@ def seed(api: Harness) -> None:
     ):
         path = "/events" if "eventName" in body else "/users"
         assert api.post(path, body).status_code == 201
+    # the documented example of the request-trace read
+    trace = {"x-request-id": "0192f8e4-6c1a-7b3e-9d2f-4a5b6c7d8e9f"}
+    assert api.post("/events", {"userId": "johndoe21#", "eventName": "Traced"}, headers=trace).status_code == 201
     moe = {"Content-Type": "application/json", **api.basic()}
     for path, body in (
         (

@@ -8,6 +8,7 @@ import json
 import re
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -57,10 +58,26 @@ def test_a_page_on_node_b_shows_data_accepted_on_node_a(pg_url: str) -> None:
             r = api.post(f"/v1/accounts/{lc}/users", json={"userId": "nina", "email": "nina@node-a.example",
                                                            "attributes": {"Plan": "Gold", "we_x": 1}})  # fmt: skip
             assert r.status_code == 201
+            users_rid = r.headers["x-request-id"]
             r = api.post(f"/v1/accounts/{lc}/events", json={"userId": "nina", "eventName": "Bought On A",
                                                             "eventData": {"sku": "A-1"}})  # fmt: skip
             assert r.status_code == 201
+            events_rid = r.headers["x-request-id"]
+            refused = api.post(f"/v1/accounts/{lc}/events", json={"eventName": "No Ids On A"})
+            assert refused.status_code == 400
             assert wait_processed(api, lc, key)["pending"] == 0
+            # the request traces and the debugger, on node B (the API's and the dashboard's)
+            node_b = httpx.Client(base_url=b.base, headers={"Authorization": f"Bearer {key}"}, timeout=30)
+            with node_b:
+                traced = node_b.get(f"/v1/accounts/{lc}/requests/{users_rid}").json()["response"]["data"]
+            assert traced["status"] == "processed" and traced["rejections"][0]["field"] == "attributes.we_x"
+            trace = board.get(base + f"requests/{events_rid}")
+            assert trace.status_code == 200 and "Bought On A" in trace.text and "lag" in trace.text
+            deadline = time.monotonic() + 15  # node A writes its refusals once a second
+            while "No Ids On A" not in (debugger := board.get(base + "debugger")).text:
+                assert time.monotonic() < deadline, debugger.text[:500]
+                time.sleep(0.2)
+            assert f'href="{base}requests/{events_rid}"' in debugger.text
             search = board.get(base + "users", params={"q": "nina@node-a"})
             assert search.status_code == 200 and f'href="{base}users/nina"' in search.text
             profile = board.get(base + "users/nina")

@@ -27,6 +27,8 @@ DESIGN = {
     "events": rules.VIEW_PROFILES,
     "events/feed": rules.VIEW_PROFILES,
     "debugger": rules.VIEW_PROFILES,
+    "requests/{value:anytext}": rules.VIEW_PROFILES,
+    "events/{event_id:int}/trace": rules.VIEW_PROFILES,
     "data": rules.VIEW_DASHBOARD,
     "data-quality": rules.VIEW_DASHBOARD,
     "integrations/rest-api": rules.UPDATE_INTEGRATIONS,
@@ -36,7 +38,7 @@ DESIGN = {
 }
 MINE = ["", "integrations/rest-api", "integrations/data-api", "team", "audit"]
 DATA_PAGES = ["users", "users/{value:anytext}", "anonymous-users/{value:anytext}", "events", "events/feed", "data",
-              "data-quality"]  # fmt: skip
+              "data-quality", "debugger", "requests/{value:anytext}", "events/{event_id:int}/trace"]  # fmt: skip
 GET_PAGES = sorted({p.path for p in PAGES if "GET" in p.methods and "{" not in p.path})
 ACTIONS = sorted({(p.path, p.permission) for p in PAGES if p.methods == ("POST",)})
 
@@ -91,7 +93,8 @@ def test_every_action_without_its_permission_is_refused(
 def test_another_accounts_urls_answer_404_on_every_url(board: Harness, signed_in: Callable[[str], Visitor]) -> None:
     other = board.call(board.store.create_account, "other", "boss@other.test")
     admin = signed_in("admin")
-    paths = [*GET_PAGES, "users/someone", "anonymous-users/x", "events/feed?after=1", "no-such-page", "team/add"]
+    paths = [*GET_PAGES, "users/someone", "anonymous-users/x", "events/feed?after=1", "no-such-page", "team/add",
+             "requests/x", "events/1/trace"]  # fmt: skip
     # Codes are matched exactly: the visitor's own code in another case is another (unknown) code. A code
     # with no hex letter has no other case, so add a letter that makes it one.
     other_case = board.lc.upper() if board.lc.upper() != board.lc else board.lc + "A"
@@ -112,7 +115,8 @@ def test_profile_pages_for_every_preset(board: Harness, signed_in: Callable[[str
     board.drain()
     visitor = signed_in(preset)
     expected = 200 if rules.VIEW_PROFILES in preset_role(preset)[1] else 403
-    for path in ("users/u%2F1", "anonymous-users/a2", "events/feed?after=0", "users?q=u"):
+    rid = board.post("/events", {"userId": "u/1", "eventName": "E"}).headers["x-request-id"]
+    for path in ("users/u%2F1", "anonymous-users/a2", "events/feed?after=0", "users?q=u", f"requests/{rid}"):
         assert visitor.get(account_url(board.lc, path)).status_code == expected, path
 
 

@@ -349,10 +349,10 @@ def test_both_backends_define_every_shared_query_alike() -> None:
     import ast
     import inspect
 
-    from openengage.store import access, admin, browse, dead_letters, messaging, reads
+    from openengage.store import access, admin, browse, dead_letters, messaging, reads, traces
 
     names: set[str] = set()
-    for module in (admin, reads, dead_letters, access, browse, messaging):
+    for module in (admin, reads, dead_letters, access, browse, messaging, traces):
         for node in ast.walk(ast.parse(inspect.getsource(module))):
             if (
                 isinstance(node, ast.Call)

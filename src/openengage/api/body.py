@@ -27,4 +27,6 @@ async def read_body(request: Request, limit: int) -> bytes:
         if size > limit:
             raise TooLarge
         chunks.append(chunk)
-    return b"".join(chunks)
+    body = b"".join(chunks)
+    request._body = body  # Starlette's cache: the debugger's excerpt of a refused body reads it (api/refusals.py)
+    return body

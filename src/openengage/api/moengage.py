@@ -30,11 +30,12 @@ from openengage.api.moengage_errors import Invalid
 from openengage.api.services import Services, services
 from openengage.errors import StoreUnavailable
 from openengage.operations import BASIC, ApiRoute, Operation, Param, Reply
-from openengage.records import DeleteRecord, Record, encode_records
+from openengage.records import DeleteRecord, Record, encode_records, subjects_of
 from openengage.rules.dates import now_ms
 from openengage.rules.windows import reset_seconds, window_of
-from openengage.store.base import Outcome, Submission
+from openengage.store.base import Outcome, Submission, Trace
 
+MAX_REQUEST_ID = 200  # x-request-id, as on the WebEngage dialect
 log = logging.getLogger("openengage.moengage")
 
 USERS = "moengage-users"
@@ -99,10 +100,14 @@ def check_account(account: Account | None, secret: str) -> Account:
     """The account of the app id, if `secret` is its Data API key (compared by hash, in constant time)."""
     if account is None:
         raise err.UNKNOWN_APP_ID()
+    failure = None
     if account.data_api_key_hash is None:
-        raise err.SECRET_NOT_SET()
-    if not key_matches(secret, account.data_api_key_hash):
-        raise err.SECRET_MISMATCH()
+        failure = err.SECRET_NOT_SET()
+    elif not key_matches(secret, account.data_api_key_hash):
+        failure = err.SECRET_MISMATCH()
+    if failure is not None:
+        failure.account_id = account.id  # the debugger lists the refusal (api/refusals.py)
+        raise failure
     return account
 
 
@@ -159,7 +164,7 @@ class Ingest:
     moengage_id: str | None = None  # Delete by MoEngage ID: resolved to the user before the append
 
 
-def submission(account: Account, plan: Ingest) -> Submission:
+def submission(account: Account, plan: Ingest, trace: Trace | None = None) -> Submission:
     (bucket, cost), *more = plan.costs
     return Submission(
         account.id,
@@ -170,7 +175,20 @@ def submission(account: Account, plan: Ingest) -> Submission:
         len(plan.records),
         None,
         tuple((b, c, account.limit(b)) for b, c in more),
+        trace,
     )
+
+
+def endpoint_of(request: Request) -> str:
+    """The Data API endpoint a request came in on, without the app id: `/v1/event`, `/v1/customer/merge`."""
+    route = request.scope.get("route")
+    return str(getattr(route, "path", request.url.path)).removesuffix("/{app_id}")
+
+
+def client_request_id(request: Request) -> str | None:
+    """The client's x-request-id, when usable as a trace id (the Data API has no de-duplication by it)."""
+    value = request.headers.get("x-request-id")
+    return value if value and len(value) <= MAX_REQUEST_ID and "\x00" not in value else None
 
 
 def server_error(request_id: str) -> Response:
@@ -189,7 +207,10 @@ def ingest_route(
 ) -> Callable[[Request], Awaitable[Response]]:
     async def handle(request: Request) -> Response:
         # The ingest hot path (see bench/): every check once, one submit.
-        request_id = moe.new_request_id()
+        received = now_ms()
+        client_id = client_request_id(request)
+        # The trace id: the client's x-request-id, else the id the response body carries anyway.
+        request_id = client_id or moe.new_request_id()
         svc = services(request)
         account: Account | None = None
         headers: dict[str, str] | None = None
@@ -198,14 +219,21 @@ def ingest_route(
             plan = parse(await read_json(request))
             if check is not None:
                 plan = await check(svc, account, plan)
-            outcome = await svc.committer.submit(submission(account, plan))
+            trace = Trace(request_id, endpoint_of(request), received, subjects_of(plan.records))
+            outcome = await svc.committer.submit(submission(account, plan, trace))
             headers = outcome_headers(svc, account.id, outcome)
             if outcome.status == "limited":
                 raise err.RATE_LIMITED()
+            if client_id is None:
+                headers["x-request-id"] = request_id
             return moe.success(request_id, headers, **extra)
         except Invalid as exc:
             if headers is None and account is not None:  # refused before the log: nothing was consumed
                 headers = known_headers(svc, account, bucket)
+            account_id = account.id if account is not None else exc.account_id
+            if account_id is not None and svc.refusals is not None:  # the debugger (api/refusals.py)
+                body = getattr(request, "_body", None) if account is not None else None
+                svc.refusals.note(account_id, endpoint_of(request), exc.status, exc.message, body, client_id)
             return moe.fail(exc.status, exc.type, exc.message, request_id, exc.attribute, headers)
         except StoreUnavailable:
             raise  # 503 in the vendor's shape (api/unavailable.py)
@@ -329,8 +357,14 @@ def app_error(status: int, method: str, headers: Mapping[str, str] | None = None
 # ---------------------------------------------------------------- routes and their documentation
 
 APP_ID = "The workspace (app) id: the Basic-auth user. When both the path and `?app_id=` name it, they must agree."
+X_REQUEST_ID = Param(
+    "x-request-id",
+    "header",
+    f"Optional: the id this request's trace is kept under and the body's request_id (one over {MAX_REQUEST_ID} "
+    "characters or holding NUL is ignored: the body's own id is used). No de-duplication by it.",
+)
 MOE_APPKEY = Param("MOE-APPKEY", "header", "Optional; when sent, it must equal the app id.")
-_ACCEPTED = Reply(200, "Accepted: durably committed.", moe.MoEngageAccepted, headers=moe.RATE_LIMIT)
+_ACCEPTED = Reply(200, "Accepted: durably committed.", moe.MoEngageAccepted, headers=(*moe.RATE_LIMIT, moe.REQUEST_ID))
 _CUSTOMER = {
     "type": "customer",
     "customer_id": "john@example.com",
@@ -368,7 +402,7 @@ def data_doc(
         summary=summary,
         tag="MoEngage",
         security=BASIC,
-        params=(app_id, MOE_APPKEY),
+        params=(app_id, MOE_APPKEY) if success is _EXPORTED else (app_id, MOE_APPKEY, X_REQUEST_ID),
         body=body,
         examples={"vendor": example},
         replies=moe.replies(success, limited=success is not _EXPORTED),
@@ -383,7 +417,7 @@ def _both(path: str, handler: Callable[[Request], Awaitable[Response]], *doc: An
     ]
 
 
-_MERGED = Reply(200, "Accepted: durably committed.", moe.MoEngageMerged, headers=moe.RATE_LIMIT)
+_MERGED = Reply(200, "Accepted: durably committed.", moe.MoEngageMerged, headers=(*moe.RATE_LIMIT, moe.REQUEST_ID))
 _EXPORTED = Reply(200, "The users found, and the ids not found.", moe.MoEngageExported)
 
 # Routes are matched in order: the busiest first. Merge and delete must come before

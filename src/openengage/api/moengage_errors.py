@@ -20,6 +20,7 @@ class Invalid(Exception):
         self.type = error_type
         self.attribute = attribute
         self.status = status
+        self.account_id: int | None = None  # set when the refused credentials named an account (the debugger)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -33,14 +33,14 @@ def _json(body: Mapping[str, Any], status: int, headers: Mapping[str, str] | Non
     return Response(_encode(body), status, headers, media_type="application/json")
 
 
-_SUCCESS_HEAD = _encode({"status": "success", "message": ACCEPTED})[:-1] + b',"request_id":"'
+_SUCCESS_HEAD = _encode({"status": "success", "message": ACCEPTED})[:-1] + b',"request_id":'
 
 
 def success(request_id: str, headers: Mapping[str, str] | None = None, **extra: Any) -> Response:
     """200 accepted. `extra` adds vendor fields some endpoints document (merge: `operation`)."""
     if extra:
         return _json({"status": "success", "message": ACCEPTED, **extra, "request_id": request_id}, 200, headers)
-    body = _SUCCESS_HEAD + request_id.encode() + b'"}'  # the hot path: no dict, no encoder
+    body = _SUCCESS_HEAD + _encode(request_id) + b"}"  # the hot path: no dict (the id may be a client's)
     return Response(body, 200, headers, media_type="application/json")
 
 
@@ -139,6 +139,11 @@ LIMITED = (
     Header("Retry-After", "Seconds until the next minute starts.", int, required=True),
 )
 RETRY_AFTER = (Header("Retry-After", "Seconds to wait before retrying.", int, required=True),)
+REQUEST_ID = Header(
+    "x-request-id",
+    "The body's request_id, sent when the request carried no x-request-id: its trace is "
+    "`GET /v1/accounts/{licenseCode}/requests/{requestId}` (the WebEngage license code of the same account).",
+)
 
 
 def _fail(status: int, description: str, headers: tuple[Header, ...] = ()) -> Reply:

@@ -21,7 +21,15 @@ from openengage.accounts import Account
 from openengage.api import shapes
 from openengage.api import webengage_responses as we
 from openengage.api.services import services
-from openengage.api.webengage import FORMAT, LICENSE_CODE, PREFIX, Refused, authenticate, response_format
+from openengage.api.webengage import (
+    FORMAT,
+    LICENSE_CODE,
+    MAX_REQUEST_ID,
+    PREFIX,
+    Refused,
+    authenticate,
+    response_format,
+)
 from openengage.operations import BEARER, ApiRoute, Operation, Param, Reply
 from openengage.store.base import InvalidCursor, Page
 
@@ -149,6 +157,16 @@ async def dead_letters(request: Request, account: Account, fmt: str) -> Response
     return we.success(listing("deadLetters", page, shapes.dead_letter_doc), fmt)
 
 
+async def request_trace(request: Request, account: Account, fmt: str) -> Response:
+    request_id = request.path_params["request_id"]
+    trace = None
+    if request_id and len(request_id) <= MAX_REQUEST_ID:
+        trace = await services(request).store.request_trace(account.id, request_id)
+    if trace is None:
+        return we.error(404, f"Error: no request '{request_id}' in this account (traces are kept 72 hours).", fmt)
+    return we.success(shapes.trace_doc(trace), fmt)
+
+
 # ---------------------------------------------------------------- routes and their documentation
 
 LIMIT = Param(
@@ -265,6 +283,23 @@ routes = [
             shapes.DeadLettersPage,
             LIMIT,
             CURSOR,
+        ),
+    ),
+    ApiRoute(
+        f"{PREFIX}/requests/{{request_id:anypath}}",
+        read_route(request_trace),
+        methods=["GET"],
+        operations=read_doc(
+            "readRequestTrace",
+            "The trace of one accepted ingest request",
+            shapes.TraceDoc,
+            Param(
+                "request_id",
+                "path",
+                "The request's x-request-id: the client's, or the one OpenEngage assigned (URL-encoded).",
+                example="0192f8e4-6c1a-7b3e-9d2f-4a5b6c7d8e9f",
+            ),
+            not_found="no request with this id in the last 72 hours",
         ),
     ),
 ]

@@ -8,6 +8,7 @@ from typing import Any
 from starlette.requests import Request
 
 from openengage.api.auth import AuthCache
+from openengage.api.refusals import RefusalLog
 from openengage.settings import Settings
 from openengage.store.base import Committer, Store, TxnCommitter
 
@@ -23,6 +24,7 @@ class Services:
     messaging_config: dict[str, Any] = dataclasses.field(default_factory=dict)
     # last remaining count seen per (account, bucket, window), for headers on refused requests
     remaining: dict[tuple[int, str], tuple[int, int]] = dataclasses.field(default_factory=dict)
+    refusals: RefusalLog | None = None  # the debugger's refused requests (api/refusals.py), built by app.py
 
 
 def services(request: Request) -> Services:

@@ -20,6 +20,7 @@ from openengage.store.base import (
     Merge,
     Profile,
     Rejection,
+    RequestTrace,
     SchemaAttribute,
     Stats,
     Transaction,
@@ -318,3 +319,70 @@ class DeadLettersPage(msgspec.Struct):
 
     deadLetters: list[DeadLetterDoc]
     next: _NEXT
+
+
+# ---------------------------------------------------------------- request traces
+
+
+def trace_status(trace: RequestTrace) -> str:
+    if trace.pending:
+        return "pending"
+    return "failed" if any(p.dead_letter for p in trace.parts) else "processed"
+
+
+def trace_doc(trace: RequestTrace) -> dict[str, Any]:
+    """A request's trace: received, committed, processed (time and lag), the profiles, what was stored
+    and every datum dropped or truncated."""
+    processed = trace.processed_at
+    return {
+        "requestId": trace.request_id,
+        "endpoint": trace.endpoint,
+        "dialect": trace.dialect,
+        "receivedAt": format_ms(trace.received_at),
+        "committedAt": format_ms(trace.committed_at),
+        "records": trace.records,
+        "status": trace_status(trace),
+        "processedAt": _time(processed),
+        "lagMs": None if processed is None else max(0, processed - trace.committed_at),
+        "profiles": [
+            {
+                "userId": s.value if s.kind == "u" else None,
+                "anonymousId": s.value if s.kind == "a" else None,
+                "found": s.found,
+                "profileUserId": s.user_id,
+            }
+            for s in trace.subjects
+        ],
+        "deadLetters": [p.dead_letter for p in trace.parts if p.dead_letter],
+        "events": [event_doc(e) for e in trace.events],
+        "rejections": [rejection_doc(r) for r in trace.rejections],
+    }
+
+
+class TraceProfileDoc(msgspec.Struct, kw_only=True):
+    """A person the request named (its user id, else its anonymous id) and the profile that id leads to now."""
+
+    userId: str | None
+    anonymousId: str | None
+    found: Annotated[bool, msgspec.Meta(description="The id leads to a stored profile (false: not yet, or erased).")]
+    profileUserId: Annotated[
+        str | None, msgspec.Meta(description="That profile's user id (an anonymous id identified since: its user).")
+    ]
+
+
+class TraceDoc(msgspec.Struct, kw_only=True):
+    """What happened to one accepted ingest request."""
+
+    requestId: str
+    endpoint: Annotated[str, msgspec.Meta(description="`/events`, `/bulk-users`, `/v1/event`, ...")]
+    dialect: Literal["webengage", "moengage"]
+    receivedAt: str
+    committedAt: Annotated[str, msgspec.Meta(description="When the group commit that made it durable began.")]
+    records: int
+    status: Literal["pending", "processed", "failed"]
+    processedAt: Annotated[str | None, msgspec.Meta(description="null while pending.")]
+    lagMs: Annotated[int | None, msgspec.Meta(description="processedAt - committedAt, in milliseconds.")]
+    profiles: list[TraceProfileDoc]
+    deadLetters: Annotated[list[str], msgspec.Meta(description="Failed: the error that set it aside.")]
+    events: Annotated[list[EventDoc], msgspec.Meta(description="The events it stored (the first 100).")]
+    rejections: Annotated[list[RejectionDoc], msgspec.Meta(description="Every datum it had dropped or truncated.")]

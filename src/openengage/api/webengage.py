@@ -20,6 +20,7 @@ from openengage.api.auth import bearer_token
 from openengage.api.body import TooLarge, is_json, read_body
 from openengage.api.guard import NUL_TEXT
 from openengage.api.services import Services, services
+from openengage.api.transaction_schema import uuid7
 from openengage.api.webengage_schema import (
     BulkEvents,
     BulkUsers,
@@ -35,19 +36,22 @@ from openengage.api.webengage_schema import (
     parse_user,
 )
 from openengage.operations import BEARER, ApiRoute, Operation, Param
-from openengage.records import RawEventRecord, Record, encode_records
+from openengage.records import RawEventRecord, Record, encode_records, subjects_of
 from openengage.rules.dates import now_ms
 from openengage.rules.windows import window_of
-from openengage.store.base import Outcome, Submission
+from openengage.store.base import Outcome, Submission, Trace
 
 MAX_REQUEST_ID = 200
 
 
 class Refused(Exception):
-    """Answer with this response instead (raised by the shared checks)."""
+    """Answer with this response instead (raised by the shared checks). A refusal after the account is
+    known says so (`account_id`, `status`, `message`): the debugger lists it (api/refusals.py)."""
 
-    def __init__(self, response: Response) -> None:
+    def __init__(self, response: Response, account_id: int | None = None, message: str = "") -> None:
         self.response = response
+        self.account_id = account_id
+        self.message = message
 
 
 def response_format(request: Request) -> str:
@@ -73,19 +77,19 @@ async def authenticate(
     account = None if "\x00" in license_code else await svc.auth.account_by_license(license_code)
     if account is None:
         raise Refused(error(404, f"Error: no account with license code '{license_code}'.", fmt))
+
+    def unauthorized(message: str) -> Refused:
+        return Refused(error(401, message, fmt), account.id, message)
+
     token = bearer_token(request.headers.get("authorization"))
     if token is None:
-        raise Refused(error(401, "Error: Unauthorized: send the header Authorization: Bearer <YOUR_API_KEY>.", fmt))
+        raise unauthorized("Error: Unauthorized: send the header Authorization: Bearer <YOUR_API_KEY>.")
     principal = await svc.auth.principal(token)
     if principal is None or principal.account_id != account.id:
-        raise Refused(error(401, "Error: Unauthorized: the API key is invalid or has been revoked.", fmt))
+        raise unauthorized("Error: Unauthorized: the API key is invalid or has been revoked.")
     if not can_authenticate_rest(principal.permissions):
-        raise Refused(
-            error(
-                401,
-                "Error: Unauthorized: the key's team member needs the Account Management and Update Data permissions.",
-                fmt,
-            )
+        raise unauthorized(
+            "Error: Unauthorized: the key's team member needs the Account Management and Update Data permissions."
         )
     return account
 
@@ -137,23 +141,32 @@ def endpoint(bucket: str, parse: Parser, path: str) -> Callable[[Request], Await
     # The ingest hot path: keep per-request work to what each check needs (see bench/).
     async def handle(request: Request) -> Response:
         svc: Services = request.app.state.services
+        received = now_ms()
         try:
             fmt = response_format(request)
             account = await authenticate(request, fmt, svc)
         except Refused as refused:
+            if refused.account_id is not None and svc.refusals is not None:
+                svc.refusals.note(refused.account_id, path, 401, refused.message, None, None)
             return refused.response
         headers = request.headers
+        request_id = headers.get("x-request-id") or None
+
+        def refuse(
+            status: int, message: str, out: dict[str, str], body: bytes | None = None, errors: Any = None
+        ) -> Response:
+            if svc.refusals is not None:  # the debugger's record: off the ack path (api/refusals.py)
+                svc.refusals.note(account.id, path, status, message, body, request_id)
+            return we.error(status, message, fmt, out, errors)
+
         if not is_json(headers):
-            return we.error(
-                415, "Error: Content-Type must be application/json.", fmt, known_headers(svc, account, bucket)
-            )
+            return refuse(415, "Error: Content-Type must be application/json.", known_headers(svc, account, bucket))
         limit_bytes = svc.settings.max_body_bytes
         try:
             body = await read_body(request, limit_bytes)
         except TooLarge:
             message = f"Error: request body exceeds {limit_bytes} bytes."
-            return we.error(413, message, fmt, known_headers(svc, account, bucket))
-        request_id = headers.get("x-request-id") or None
+            return refuse(413, message, known_headers(svc, account, bucket))
         try:
             if request_id is not None and (len(request_id) > MAX_REQUEST_ID or "\x00" in request_id):
                 raise Invalid(
@@ -163,17 +176,22 @@ def endpoint(bucket: str, parse: Parser, path: str) -> Callable[[Request], Await
                 )
             records = parse(body)
         except Invalid as exc:
-            return we.error(400, exc.message, fmt, known_headers(svc, account, bucket), exc.errors)
-        outcome = await svc.committer.submit(
-            Submission(account.id, bucket, 1, account.limit(bucket), encode_records(records), len(records), request_id)
-        )
+            return refuse(400, exc.message, known_headers(svc, account, bucket), body, exc.errors)
+        # Every accepted request has a trace id: the client's, else a UUIDv7 (answered in x-request-id).
+        # Only the client's takes part in de-duplication.
+        trace = Trace(request_id or uuid7(received), path, received, subjects_of(records))
+        payload = encode_records(records)
+        sub = Submission(account.id, bucket, 1, account.limit(bucket), payload, len(records), request_id, (), trace)
+        outcome = await svc.committer.submit(sub)
         out_headers = outcome_headers(svc, account.id, outcome)
         if outcome.status == "limited":
             message = (
                 f"Error: rate limit of {outcome.limit} requests per minute exceeded for {path}; "
                 f"retry after {outcome.reset_seconds} seconds."
             )
-            return we.error(429, message, fmt, out_headers)
+            return refuse(429, message, out_headers, body)
+        if request_id is None:
+            out_headers["x-request-id"] = trace.request_id
         return we.queued(fmt, out_headers)
 
     return handle

@@ -100,6 +100,11 @@ LIMITED = (
     Header("Retry-After", "Seconds until the next minute starts.", int, required=True),
 )
 RETRY_AFTER = (Header("Retry-After", "Seconds to wait before retrying.", int, required=True),)
+REQUEST_ID = Header(
+    "x-request-id",
+    "The request id OpenEngage assigned (a UUIDv7), sent when the request carried none: its trace is "
+    "`GET /v1/accounts/{licenseCode}/requests/{requestId}`.",
+)
 
 
 def _error(status: int, description: str, headers: tuple[Header, ...] = ()) -> Reply:
@@ -120,7 +125,7 @@ FAILURE_REPLIES = (
     ),
 )
 INGEST_REPLIES = (
-    Reply(201, "Queued: durably committed.", WebEngageQueued, BOTH, RATE_LIMIT),
+    Reply(201, "Queued: durably committed.", WebEngageQueued, BOTH, (*RATE_LIMIT, REQUEST_ID)),
     _error(
         400,
         "Bad input (the message names the field; bulk: `errors` lists each bad record); nothing was "

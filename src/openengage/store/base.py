@@ -34,6 +34,19 @@ T = TypeVar("T")
 # ---------------------------------------------------------------- ingest
 
 
+class Trace(NamedTuple):
+    """What the request trace keeps of an API request (store/traces.py), written with its log entry.
+
+    `request_id` is the client's x-request-id or the one the API assigned; `subjects` the JSON list of
+    the [kind, id] pairs its records name ("u" user id, "a" anonymous id), at most 25.
+    """
+
+    request_id: str
+    endpoint: str  # "/events", "/bulk-users", "/v1/event", "/v1/customer/merge", ...
+    received_at: int  # ms, when the API began handling the request
+    subjects: bytes
+
+
 class Submission(NamedTuple):
     """One accepted request: its records, already encoded, and what it costs against its limit.
 
@@ -48,6 +61,7 @@ class Submission(NamedTuple):
     records: int  # number of records in payload
     request_id: str | None = None
     extra_costs: tuple[tuple[str, int, int], ...] = ()  # more (bucket, cost, limit) charged together
+    trace: Trace | None = None  # API requests: kept as the request trace, in the append's transaction
 
 
 class Outcome(NamedTuple):
@@ -590,6 +604,84 @@ class StoreStatus:
     detail: str = ""
 
 
+# ---------------------------------------------------------------- request traces and the debugger (store/traces.py)
+
+
+class Refusal(NamedTuple):
+    """An ingest request answered 4xx, as the debugger keeps it (api/refusals.py): never a header."""
+
+    account_id: int
+    at: int
+    endpoint: str
+    status: int
+    message: str
+    body: str  # at most the first 1 KiB of the body, as text
+    request_id: str | None
+
+
+@dataclasses.dataclass(frozen=True)
+class RequestSeen:
+    """A row of the debugger: an accepted request (its trace kept) or a refused one."""
+
+    at: int
+    endpoint: str
+    status: int
+    message: str
+    body: str
+    request_id: str | None
+    records: int
+    accepted: bool
+
+
+@dataclasses.dataclass(frozen=True)
+class TracePart:
+    """One ingest-log entry of a request (PostgreSQL splits a request by partition; SQLite: one)."""
+
+    log_id: int
+    part: int
+    records: int
+    pending: bool
+    processed_at: int | None  # when the processor acknowledged it (None: pending, or its mark pruned)
+    dead_letter: str | None  # "Error: message" when the processor set it aside
+
+
+@dataclasses.dataclass(frozen=True)
+class TraceSubject:
+    """A person the request named, and the profile that id leads to now."""
+
+    kind: str  # "u" user id, "a" anonymous id
+    value: str
+    found: bool  # the id leads to a stored profile
+    user_id: str | None  # that profile's user id (an anonymous id identified since leads to its user)
+
+
+@dataclasses.dataclass(frozen=True)
+class RequestTrace:
+    request_id: str
+    endpoint: str
+    received_at: int
+    committed_at: int
+    records: int
+    parts: list[TracePart]
+    subjects: list[TraceSubject]
+    events: list[Event]  # the events it stored (the first 100)
+    rejections: list[Rejection]  # every datum it had dropped or truncated (the first 500)
+
+    @property
+    def dialect(self) -> str:
+        return "moengage" if self.endpoint.startswith("/v1/") else "webengage"
+
+    @property
+    def pending(self) -> bool:
+        return any(p.pending for p in self.parts)
+
+    @property
+    def processed_at(self) -> int | None:
+        if self.pending or any(p.processed_at is None for p in self.parts):
+            return None
+        return max(p.processed_at or 0 for p in self.parts)
+
+
 # ---------------------------------------------------------------- the contract
 
 
@@ -640,6 +732,18 @@ class Store(Protocol):
 
     # administration
     async def config_version(self) -> int: ...
+
+    # request traces and the debugger (store/traces.py)
+    async def request_trace(self, account_id: int, request_id: str) -> RequestTrace | None: ...
+    async def request_of_event(self, account_id: int, event_id: int) -> str | None: ...
+    async def recent_requests(
+        self, account_id: int, limit: int, accepted: bool | None, endpoint: str | None
+    ) -> list[RequestSeen]: ...
+    async def record_refusals(self, rows: Sequence[Refusal]) -> None: ...
+    async def delete_request_traces(self, log_ids: Sequence[int]) -> None:
+        """Delete these request traces (ingest-log ids): GDPR erasure (store/traces.py finds them)."""
+        ...
+
     async def create_account(
         self, name: str, owner_email: str, limits: dict[str, int] | None = None, *, actor: Actor = SYSTEM
     ) -> Credentials: ...

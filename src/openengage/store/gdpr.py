@@ -22,6 +22,7 @@ once it has removed them no sender can take one: nothing is sent for the person 
 from __future__ import annotations
 
 import logging
+from typing import Any, cast
 
 from openengage.accounts import SYSTEM, Actor
 from openengage.errors import Conflict, NotFound
@@ -29,6 +30,7 @@ from openengage.rules import gdpr
 from openengage.rules.dates import format_ms, now_ms
 from openengage.store.base import Charge, Erasure, Executor, GdprRequest, Outcome, Row, Tx
 from openengage.store.limits import charge as charge_limit
+from openengage.store.traces import json_text
 
 log = logging.getLogger("openengage.gdpr")
 
@@ -142,10 +144,14 @@ class Privacy:
                 log.info("GDPR erasure waits for a message being sent", extra={"action": "gdpr_erasure_wait"})
                 continue
             if erased is not None:
-                done.append(erased)
+                done.append(erased[0])
+                # The request traces naming the person (store/traces.py; on SQLite in the ingest log's
+                # file, so not in the transaction above). A crash in between leaves them to the traces'
+                # retention (72 hours); the debugger's refused bodies went in the transaction.
+                await cast(Any, self).erase_traces(erased[0].account_id, erased[1], erased[2])
         return done
 
-    async def _erase(self, request_pk: int, now: int) -> Erasure | None:
+    async def _erase(self, request_pk: int, now: int) -> tuple[Erasure, set[str], set[str]] | None:
         async with self.ex.transaction() as tx:
             row = await tx.one("gdpr_claim", request_pk, now - gdpr.GRACE_MS)
             if row is None:  # cancelled, done, or another node has it right now
@@ -179,11 +185,13 @@ class Privacy:
                 await tx.run("erase_rejection_examples", account_id, uid, uid)  # data quality's latest examples
                 merges += await tx.run("erase_user_merges", account_id, uid, uid)
                 await tx.run("restriction_delete", account_id, uid)
+                await tx.run("erase_refusals", account_id, uid, json_text(uid))  # the debugger's bodies
                 for pk, row_salt in await tx.all("gdpr_subject_rows", account_id, uid):
                     await tx.run("gdpr_scrub", gdpr.subject_hash(str(row_salt), uid), int(pk))
             for aid in sorted(anonymous):
                 rejections += await tx.run("erase_anonymous_rejections", account_id, aid)
                 await tx.run("erase_rejection_examples", account_id, aid, aid)
+                await tx.run("erase_refusals", account_id, aid, json_text(aid))
             outboxed = await self._erase_outbox(tx, account_id, sorted(users), now)
             if outboxed is None:
                 raise _InFlight()  # rolls this transaction back
@@ -202,4 +210,4 @@ class Privacy:
             )
             await _audit(tx, SYSTEM, account_id, now, gdpr.AUDIT_ERASE, request_id, detail)
         log.info("GDPR erasure %s of account %d done", request_id, account_id, extra={"action": "gdpr_erasure"})
-        return erasure
+        return erasure, users, anonymous

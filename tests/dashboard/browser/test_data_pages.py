@@ -148,3 +148,35 @@ def test_the_data_catalogue_and_data_quality(signed_in_page: Any, people: Dashbo
     screenshot(page, "data-quality")
     page.get_by_role("row", name=re.compile(r"eventData\.Price")).get_by_role("link").click()
     assert page.get_by_role("row", name=re.compile("free")).is_visible()
+
+
+def test_the_debugger_and_a_trace_from_the_live_tail(signed_in_page: Any, people: DashboardServer) -> None:
+    page = signed_in_page
+    lc, key = people.first_run["license_code"], sender_key(people)
+    refused = httpx.post(f"{people.base}/v1/accounts/{lc}/events", content=b'{"eventName": "Signed Up"}',
+                         headers={"Authorization": f"Bearer {key}", "Content-Type": "application/json"})  # fmt: skip
+    assert refused.status_code == 400
+    send(people, "/events", {"userId": "ada.l", "eventName": "Upgraded", "eventData": {"Plan": "Gold", "we_x": 1}})
+    processed(people)
+    page.get_by_role("link", name="Live events").click()
+    row = page.get_by_role("log").locator("li", has_text="Upgraded")
+    row.get_by_role("link", name="Trace").click()
+    page.wait_for_url(re.compile(r".*/requests/[0-9a-f-]{36}$"))
+    assert page.get_by_role("heading", name="Request trace").is_visible()
+    for heading in ("Profiles", "Events stored", "Dropped and truncated"):
+        assert page.get_by_role("heading", name=heading, exact=True).is_visible()
+    assert page.get_by_text(re.compile(r"lag \d+ ms")).is_visible()
+    assert page.get_by_role("row", name=re.compile("reserved_prefix")).is_visible()
+    assert page.get_by_role("link", name="ada.l").is_visible()
+    screenshot(page, "trace")
+    page.get_by_role("link", name="Debugger", exact=True).first.click()
+    deadline = time.monotonic() + 10  # refusals are written once a second, off the request's path
+    while not page.get_by_role("row", name=re.compile(r"400")).count():
+        assert time.monotonic() < deadline
+        page.reload()
+    assert page.get_by_role("row", name=re.compile(r"400.*userId")).first.is_visible()
+    accepted = page.get_by_role("row", name=re.compile(r"201")).first
+    assert accepted.get_by_role("link", name="Trace").is_visible()
+    screenshot(page, "debugger")
+    accepted.get_by_role("link", name="Trace").click()
+    assert page.get_by_role("heading", name="Request trace").is_visible()

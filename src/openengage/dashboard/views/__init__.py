@@ -8,6 +8,7 @@ MODULES = (
     "overview",
     "users",
     "tail",
+    "traces",
     "catalogue",
     "quality",
     "integrations",

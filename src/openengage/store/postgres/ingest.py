@@ -18,6 +18,7 @@ from openengage.store.base import Outcome, Submission
 from openengage.store.postgres import partition
 from openengage.store.postgres.connection import LOCK_REQUEST_ID, Conn, key32, transaction
 from openengage.store.sql import load_queries
+from openengage.store.traces import TRACE_RETENTION_MS
 
 Q = load_queries("openengage.store.postgres")
 
@@ -35,6 +36,34 @@ def _copy_buffer(accepted: Sequence[Submission], now: int) -> bytes:
         for part, n, payload in partition.split(sub.account_id, sub.payload, sub.records):
             chunks.append(_ROW.pack(5, 8, sub.account_id, 2, part, 8, now, 4, n, len(payload)))
             chunks.append(payload)
+    chunks.append(_COPY_TRAILER)
+    return b"".join(chunks)
+
+
+_INT = struct.Struct(">i")
+_NULL = _INT.pack(-1)
+_MS = struct.Struct(">iq")
+
+
+def _text(value: str | bytes) -> bytes:
+    raw = value.encode() if isinstance(value, str) else value
+    return _INT.pack(len(raw)) + raw
+
+
+def _copy_buffer_traced(accepted: Sequence[Submission], now: int) -> bytes:
+    """The log rows with their request traces (store/traces.py): four columns more in the same COPY."""
+    chunks = [_COPY_HEADER]
+    for sub in accepted:
+        t = sub.trace
+        trace = (
+            _NULL * 4
+            if t is None
+            else b"".join((_text(t.request_id), _text(t.endpoint), _MS.pack(8, t.received_at), _text(t.subjects)))
+        )
+        for part, n, payload in partition.split(sub.account_id, sub.payload, sub.records):
+            chunks.append(_ROW.pack(9, 8, sub.account_id, 2, part, 8, now, 4, n, len(payload)))
+            chunks.append(payload)
+            chunks.append(trace)
     chunks.append(_COPY_TRAILER)
     return b"".join(chunks)
 
@@ -83,7 +112,10 @@ async def append(conn: Conn, batch: Sequence[Submission], now: int) -> list[Outc
 
         admission = common.Admission(now, seen, lambda a, b: used.get((a, b), 0))
         outcomes = admission.decide(batch)
-        if admission.accepted:
+        if any(sub.trace is not None for sub in admission.accepted):
+            async with conn.cursor() as cur, cur.copy(Q["append_entries_copy_traced"]) as copy:
+                await copy.write(_copy_buffer_traced(admission.accepted, now))
+        elif admission.accepted:
             async with conn.cursor() as cur, cur.copy(Q["append_entries_copy"]) as copy:
                 await copy.write(_copy_buffer(admission.accepted, now))
         if admission.request_ids:
@@ -103,3 +135,5 @@ async def maintain(conn: Conn, now_ms: int) -> None:
     deleted: deleting one under a concurrent append would let that append's count go unrecorded.
     """
     await conn.execute(Q["prune_request_ids"], (now_ms - common.REQUEST_ID_TTL_MS,))
+    await conn.execute(Q["requests_prune"], (now_ms - TRACE_RETENTION_MS,))
+    await conn.execute(Q["processed_marks_prune"], (now_ms - TRACE_RETENTION_MS,))

@@ -212,7 +212,9 @@ class PostgresClaim:
     async def _ack(self, count: int) -> None:
         done = self._entries[:count]
         await self._begin()
-        await self._conn.execute(Q["ack_entries"], ([e.id for e in done],))
+        ids = [e.id for e in done]
+        await self._conn.execute(Q["processed_mark"], (ids, self._part, ids[-1], now_ms()))  # request traces
+        await self._conn.execute(Q["ack_entries"], (ids,))
         retried = [(e.retry_of, e.account_id) for e in done if e.retry_of is not None]
         await _executemany(self._conn, Q["dead_letter_resolve"], retried)
         await self._commit(count)
@@ -241,6 +243,7 @@ class PostgresClaim:
                 (entry.account_id, entry.id, entry.received_at, entry.records, entry.payload, error, message,
                  now_ms()),
             )  # fmt: skip
+        await self._conn.execute(Q["processed_mark"], ([entry.id], self._part, entry.id, now_ms()))
         await self._conn.execute(Q["ack_entries"], ([entry.id],))
         await self._commit(1)
 

@@ -845,3 +845,97 @@ VALUES (%s, %s, %s, %s, %s::jsonb, %s) RETURNING id;
 -- name: business_events_page
 SELECT id, name, time_ms, time_text, data, received_at FROM business_events
 WHERE account_id = %s AND name = %s AND (time_ms, id) < (%s, %s) ORDER BY time_ms DESC, id DESC LIMIT %s;
+
+-- ============================================================ request traces and the debugger (store/traces.py)
+
+-- name: append_entries_copy_traced
+-- The log rows of API requests, each with its request trace (store/traces.py).
+COPY entries (account_id, partition, received_at, n, payload, request_id, endpoint, received_ms, subjects)
+FROM STDIN (FORMAT BINARY);
+
+-- name: requests_prune
+DELETE FROM requests WHERE log_id < coalesce(
+    (SELECT log_id FROM requests WHERE committed_at >= %s ORDER BY log_id LIMIT 1),
+    (SELECT max(log_id) + 1 FROM requests)
+) AND log_id < (SELECT min(log_id) FROM requests) + 10000;
+
+-- name: request_delete
+DELETE FROM requests WHERE log_id = %s;
+
+-- name: processed_mark
+-- (acknowledged ids, partition, highest id, now): run just before ack_entries deletes them: their request
+-- traces are kept (store/traces.py) and the acknowledgement's time marked, in one statement.
+WITH kept AS (
+    INSERT INTO requests (log_id, account_id, request_id, part, endpoint, received_at, committed_at, records, subjects)
+    SELECT id, account_id, request_id, partition, endpoint, received_ms, received_at, n, subjects FROM entries
+    WHERE id = ANY(%s) AND request_id IS NOT NULL
+    ON CONFLICT DO NOTHING
+)
+INSERT INTO processed_marks (part, log_id, at) VALUES (%s, %s, %s) ON CONFLICT DO NOTHING;
+
+-- name: entry_forget_request
+UPDATE entries SET request_id = NULL, subjects = NULL WHERE id = %s;
+
+-- name: processed_marks_prune
+DELETE FROM processed_marks WHERE at < %s;
+
+-- name: request_parts
+SELECT log_id, part, endpoint, received_at, committed_at, records, subjects
+FROM requests WHERE account_id = %s AND request_id = %s
+UNION
+SELECT id, partition, endpoint, received_ms, received_at, n, subjects
+FROM entries WHERE account_id = %s AND request_id = %s
+ORDER BY 1;
+
+-- name: log_entry_pending
+SELECT CASE WHEN EXISTS (SELECT 1 FROM entries WHERE id = %s) THEN 1 ELSE 0 END;
+
+-- name: processed_mark_at
+SELECT at FROM processed_marks WHERE part = %s AND log_id >= %s ORDER BY log_id LIMIT 1;
+
+-- name: dead_letter_of_log
+SELECT error, message FROM dead_letters WHERE account_id = %s AND log_id = %s;
+
+-- name: events_of_log
+SELECT id, user_id, anonymous_id, name, time_ms, time_text, data, context, received_at
+FROM events WHERE account_id = %s AND id BETWEEN %s AND %s ORDER BY id LIMIT %s;
+
+-- name: rejections_of_log
+SELECT id, log_id, kind, user_id, anonymous_id, event_name, field, reason, detail, value, dropped, at
+FROM rejections WHERE account_id = %s AND log_id = %s ORDER BY id LIMIT %s;
+
+-- name: identity_user
+SELECT p.user_id FROM identities i JOIN profiles p ON p.id = i.profile_id
+WHERE i.account_id = %s AND i.kind = %s AND i.value = %s;
+
+-- name: request_of_log
+SELECT request_id FROM requests WHERE account_id = %s AND log_id = %s
+UNION ALL
+SELECT request_id FROM entries WHERE account_id = %s AND id = %s AND request_id IS NOT NULL;
+
+-- name: recent_accepted
+(SELECT log_id, request_id, endpoint, received_at, records FROM requests
+    WHERE account_id = %s AND (%s = '' OR endpoint = %s) ORDER BY log_id DESC LIMIT %s)
+UNION ALL
+(SELECT id, request_id, endpoint, received_ms, n FROM entries
+    WHERE account_id = %s AND request_id IS NOT NULL AND (%s = '' OR endpoint = %s) ORDER BY id DESC LIMIT %s);
+
+-- name: recent_refused
+SELECT at, endpoint, status, message, body, request_id FROM refused_requests
+WHERE account_id = %s AND (%s = '' OR endpoint = %s) ORDER BY id DESC LIMIT %s;
+
+-- name: refusal_insert
+INSERT INTO refused_requests (account_id, at, endpoint, status, message, body, request_id)
+VALUES (%s, %s, %s, %s, %s, %s, %s);
+
+-- name: refusals_trim
+DELETE FROM refused_requests WHERE account_id = %s AND id <= coalesce(
+    (SELECT id FROM refused_requests WHERE account_id = %s ORDER BY id DESC LIMIT 1 OFFSET %s), 0);
+
+-- name: request_subjects_of_account
+SELECT log_id, subjects FROM requests WHERE account_id = %s
+UNION ALL
+SELECT id, subjects FROM entries WHERE account_id = %s AND request_id IS NOT NULL;
+
+-- name: erase_refusals
+DELETE FROM refused_requests WHERE account_id = %s AND (strpos(body, %s) > 0 OR strpos(body, %s) > 0);

@@ -56,6 +56,7 @@ from openengage.store.postgres.executor import PostgresExecutor
 from openengage.store.postgres.partition import PARTITIONS
 from openengage.store.reads import Reads
 from openengage.store.sql import load_queries
+from openengage.store.traces import Traces
 
 Q = load_queries("openengage.store.postgres")
 T = TypeVar("T")
@@ -69,7 +70,7 @@ def _forget(task: asyncio.Future[Any]) -> None:
         task.exception()
 
 
-class PostgresStore(Messaging, Access, Reads, DeadLetters, Privacy, Business, Browse):
+class PostgresStore(Messaging, Access, Reads, DeadLetters, Privacy, Business, Browse, Traces):
     """Administration, reads, dashboard access, most of the dead letters, messaging's admin, GDPR requests and
     business events come from store/admin.py, store/reads.py, store/access.py, store/dead_letters.py,
     store/messaging.py, store/gdpr.py and store/business.py, and the dashboard's data reads from
@@ -205,6 +206,12 @@ class PostgresStore(Messaging, Access, Reads, DeadLetters, Privacy, Business, Br
 
     async def maintain(self, now_ms: int) -> None:
         await self._with(lambda conn: ingest.maintain(conn, now_ms))
+
+    async def delete_request_traces(self, log_ids: Sequence[int]) -> None:
+        async with self.ex.transaction() as tx:
+            for log_id in log_ids:
+                await tx.run("entry_forget_request", log_id)  # still in the log: it is not kept
+                await tx.run("request_delete", log_id)
 
     # ------------------------------------------------------------ processing
 

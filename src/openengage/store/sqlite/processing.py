@@ -113,6 +113,7 @@ class SqliteClaim:
     def _commit(self, main: sqlite3.Connection, count: int) -> None:
         last = self._entries[count - 1].id
         main.execute(Q["cursor_put"], (last,))
+        main.execute(Q["processed_mark"], (last, now_ms()))  # when, for the request traces (store/traces.py)
         self._open = False
         try:
             main.execute("COMMIT")

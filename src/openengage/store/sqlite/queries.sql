@@ -3,7 +3,8 @@
 -- ============================================================ ingest log (log file)
 
 -- name: append_entry
-INSERT INTO entries (account_id, received_at, n, payload) VALUES (?, ?, ?, ?);
+INSERT INTO entries (account_id, received_at, n, payload, request_id, endpoint, received_ms, subjects)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?);
 
 -- name: request_id_seen
 SELECT accepted_at FROM request_ids WHERE account_id = ? AND request_id = ?;
@@ -802,3 +803,102 @@ RETURNING id;
 -- name: business_events_page
 SELECT id, name, time_ms, time_text, data, received_at FROM business_events
 WHERE account_id = ? AND name = ? AND (time_ms, id) < (?, ?) ORDER BY time_ms DESC, id DESC LIMIT ?;
+
+-- ============================================================ request traces and the debugger (store/traces.py)
+
+-- name: requests_keep
+-- (cursor): the request traces of the applied entries about to be pruned (log writer, the log file).
+INSERT OR IGNORE INTO requests (log_id, account_id, request_id, part, endpoint, received_at, committed_at, records,
+    subjects)
+SELECT id, account_id, request_id, 0, endpoint, received_ms, received_at, n, subjects FROM entries
+WHERE id <= ? AND request_id IS NOT NULL;
+
+-- name: entry_forget_request
+UPDATE entries SET request_id = NULL, subjects = NULL WHERE id = ?;
+
+-- name: requests_prune
+-- (cutoff, cutoff): the traces committed before `cutoff`, oldest first, at most 10,000 a call (log ids
+-- follow commit order, so the scan stops at the first row to keep).
+DELETE FROM requests WHERE log_id < coalesce(
+    (SELECT log_id FROM requests WHERE committed_at >= ? ORDER BY log_id LIMIT 1),
+    (SELECT max(log_id) + 1 FROM requests)
+) AND log_id < (SELECT min(log_id) FROM requests) + 10000;
+
+-- name: request_delete
+DELETE FROM requests WHERE log_id = ?;
+
+-- name: processed_mark
+INSERT OR IGNORE INTO processed_marks (part, log_id, at) VALUES (0, ?, ?);
+
+-- name: processed_marks_prune
+DELETE FROM processed_marks WHERE at < ?;
+
+-- name: request_parts
+-- (account, request id, account, request id) -> the trace rows of a request, kept or still in the log
+-- (reader: the log attached).
+SELECT log_id, part, endpoint, received_at, committed_at, records, subjects
+FROM log.requests WHERE account_id = ? AND request_id = ?
+UNION
+SELECT id, 0, endpoint, received_ms, received_at, n, subjects
+FROM log.entries WHERE account_id = ? AND request_id = ?
+ORDER BY 1;
+
+-- name: log_entry_pending
+SELECT CASE WHEN ? > log_id THEN 1 ELSE 0 END FROM processor_cursor WHERE id = 1;
+
+-- name: processed_mark_at
+SELECT at FROM processed_marks WHERE part = ? AND log_id >= ? ORDER BY log_id LIMIT 1;
+
+-- name: dead_letter_of_log
+SELECT error, message FROM dead_letters WHERE account_id = ? AND log_id = ?;
+
+-- name: events_of_log
+-- (account, first id, last id, limit): the events of one log entry.
+SELECT id, user_id, anonymous_id, name, time_ms, time_text, data, context, received_at
+FROM events WHERE account_id = ? AND id BETWEEN ? AND ? ORDER BY id LIMIT ?;
+
+-- name: rejections_of_log
+SELECT id, log_id, kind, user_id, anonymous_id, event_name, field, reason, detail, value, dropped, at
+FROM rejections WHERE account_id = ? AND log_id = ? ORDER BY id LIMIT ?;
+
+-- name: identity_user
+-- (account, kind, value) -> the user id of the profile the id leads to (NULL: an anonymous profile).
+SELECT p.user_id FROM identities i JOIN profiles p ON p.id = i.profile_id
+WHERE i.account_id = ? AND i.kind = ? AND i.value = ?;
+
+-- name: request_of_log
+-- (account, log id, account, log id)
+SELECT request_id FROM log.requests WHERE account_id = ? AND log_id = ?
+UNION ALL
+SELECT request_id FROM log.entries WHERE account_id = ? AND id = ? AND request_id IS NOT NULL;
+
+-- name: recent_accepted
+-- (account, endpoint or '', endpoint, limit, account, endpoint or '', endpoint, limit): the newest kept
+-- traces and the newest still in the log (the caller merges them).
+SELECT * FROM (SELECT log_id, request_id, endpoint, received_at, records FROM log.requests
+    WHERE account_id = ? AND (? = '' OR endpoint = ?) ORDER BY log_id DESC LIMIT ?)
+UNION ALL
+SELECT * FROM (SELECT id, request_id, endpoint, received_ms, n FROM log.entries
+    WHERE account_id = ? AND request_id IS NOT NULL AND (? = '' OR endpoint = ?) ORDER BY id DESC LIMIT ?);
+
+-- name: recent_refused
+SELECT at, endpoint, status, message, body, request_id FROM refused_requests
+WHERE account_id = ? AND (? = '' OR endpoint = ?) ORDER BY id DESC LIMIT ?;
+
+-- name: refusal_insert
+INSERT INTO refused_requests (account_id, at, endpoint, status, message, body, request_id) VALUES (?, ?, ?, ?, ?, ?, ?);
+
+-- name: refusals_trim
+-- (account, account, keep): all but the account's newest `keep`.
+DELETE FROM refused_requests WHERE account_id = ? AND id <= coalesce(
+    (SELECT id FROM refused_requests WHERE account_id = ? ORDER BY id DESC LIMIT 1 OFFSET ?), 0);
+
+-- name: request_subjects_of_account
+-- (account, account): kept traces and those still in the log
+SELECT log_id, subjects FROM log.requests WHERE account_id = ?
+UNION ALL
+SELECT id, subjects FROM log.entries WHERE account_id = ? AND request_id IS NOT NULL;
+
+-- name: erase_refusals
+-- (account, id, id as inside a JSON string): the refused bodies that mention the person.
+DELETE FROM refused_requests WHERE account_id = ? AND (instr(body, ?) > 0 OR instr(body, ?) > 0);

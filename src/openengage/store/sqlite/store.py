@@ -48,6 +48,7 @@ from openengage.store.reads import Reads
 from openengage.store.sql import load_queries
 from openengage.store.sqlite import dead_letters, outbox, processing
 from openengage.store.sqlite.executor import SqliteExecutor
+from openengage.store.traces import TRACE_RETENTION_MS, Traces
 
 Q = load_queries("openengage.store.sqlite")
 T = TypeVar("T")
@@ -62,7 +63,10 @@ _APPEND_CHUNK = 500  # 4 parameters a row; SQLite allows 32,766 parameters a sta
 
 @functools.cache
 def _append_sql(rows: int) -> str:
-    return Q["append_entry"] + ", (?, ?, ?, ?)" * (rows - 1)
+    return Q["append_entry"] + ", (?, ?, ?, ?, ?, ?, ?, ?)" * (rows - 1)
+
+
+_NO_TRACE = (None, None, None, None)  # a log row without a request trace (imports, the outbox)
 
 
 def ingest_path(path: str) -> str:
@@ -84,7 +88,7 @@ def _commit_error(exc: sqlite3.Error) -> StoreUnavailable:
     return StoreUnavailable(f"SQLite cannot commit: {exc}")
 
 
-class SqliteStore(Messaging, Access, Reads, DeadLetters, Privacy, Business, Browse):
+class SqliteStore(Messaging, Access, Reads, DeadLetters, Privacy, Business, Browse, Traces):
     """Administration, reads, dashboard access, most of the dead letters, messaging's admin, GDPR requests and
     business events come from store/admin.py, store/reads.py, store/access.py, store/dead_letters.py,
     store/messaging.py, store/gdpr.py and store/business.py, and the dashboard's data reads from
@@ -310,7 +314,8 @@ class SqliteStore(Messaging, Access, Reads, DeadLetters, Privacy, Business, Brow
             # read (no request ids, no limits) that one statement is the whole transaction.
             for start in range(0, len(rows), _APPEND_CHUNK):
                 chunk = rows[start : start + _APPEND_CHUNK]
-                params = [v for s in chunk for v in (s.account_id, now, s.records, s.payload)]
+                # Each row carries its request trace (store/traces.py): request id, endpoint, received, subjects.
+                params = [v for s in chunk for v in (s.account_id, now, s.records, s.payload, *(s.trace or _NO_TRACE))]
                 conn.execute(_append_sql(len(chunk)), params)
             if admission.request_ids:
                 conn.executemany(Q["request_id_put"], [(a, r, now) for a, r in admission.request_ids])
@@ -332,14 +337,41 @@ class SqliteStore(Messaging, Access, Reads, DeadLetters, Privacy, Business, Brow
     async def maintain(self, now_ms: int) -> None:
         cursor = await self._run(self._readers, self._cursor)
         await self._run(self._log_writer, self._prune, cursor, now_ms)
+        async with self.ex.transaction() as tx:
+            await tx.run("processed_marks_prune", now_ms - TRACE_RETENTION_MS)
+
+    async def delete_request_traces(self, log_ids: Sequence[int]) -> None:
+        def run() -> None:
+            conn = self._conn("log")
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                conn.executemany(Q["request_delete"], [(i,) for i in log_ids])
+                conn.executemany(Q["entry_forget_request"], [(i,) for i in log_ids])  # not yet moved
+                conn.execute("COMMIT")
+            except BaseException:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
+
+        await self._run(self._log_writer, run)
 
     def _cursor(self) -> int:
         return int(self._conn("read").execute(Q["cursor_get"]).fetchone()[0])
 
     def _prune(self, cursor: int, now_ms: int) -> None:
         conn = self._conn("log")
-        conn.execute(Q["prune_entries"], (cursor,))
+        # Applied entries leave the log; their request traces stay (store/traces.py), in the same commit.
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            conn.execute(Q["requests_keep"], (cursor,))
+            conn.execute(Q["prune_entries"], (cursor,))
+            conn.execute("COMMIT")
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
         conn.execute(Q["prune_request_ids"], (now_ms - common.REQUEST_ID_TTL_MS,))
+        conn.execute(Q["requests_prune"], (now_ms - TRACE_RETENTION_MS,))
 
     # ------------------------------------------------------------ processing
 
