@@ -1,0 +1,169 @@
+"""Profile the processor draining a backlog: py-spy samples every thread of a `drain` over a prepared log.
+
+Usage:
+  .venv/bin/python bench/profile_processor.py [--database-url postgresql://...] [--events 100000] [--top 25]
+
+The log is filled first (not profiled: 100,000 events of 10,000 users, bulk entries of 25, as bench.py's
+processor run), then a child process opens the store and drains it under `py-spy record` (install py-spy
+into the venv: `pip install py-spy`). Printed: wall time and records/s, the child's CPU time (and, on
+PostgreSQL, the server's: the backends' CPU from pg_stat_activity pids), then the top functions by
+self time and by total time, from py-spy's collapsed stacks (idle samples excluded). On SQLite the
+processor's writes run on its processing thread, which py-spy samples too.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import collections
+import json
+import os
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+import bench  # noqa: E402  (bench/ is on the path: bench.py's helpers)
+
+
+def prepare(url: str, events: int) -> None:
+    """An account and `events` events appended to its log (bench.py's processor workload)."""
+    from openengage.records import EventRecord, encode_records
+    from openengage.settings import Settings
+    from openengage.store import open_store
+    from openengage.store.base import Submission
+
+    creds = bench.account(url)
+    acc = int(creds["account_id"])
+
+    async def run() -> None:
+        store = open_store(Settings.from_env({}, database_url=url))
+        await store.open()
+        try:
+            batch: list[Submission] = []
+            for i in range(0, events, 25):
+                records = [
+                    EventRecord(
+                        "Added to Cart",
+                        user_id=f"user-{(i + j) % 10_000}",
+                        time_ms=1_537_064_940_000 + i + j,
+                        data=bench.event(i + j)["eventData"],
+                    )
+                    for j in range(25)
+                ]
+                batch.append(Submission(acc, "bulk", 1, 0, encode_records(records), 25))
+                if len(batch) == 80:
+                    await store.append(batch)
+                    batch = []
+            if batch:
+                await store.append(batch)
+        finally:
+            await store.close()
+
+    asyncio.run(run())
+
+
+def drain_child(url: str, out: str) -> None:
+    """Runs in the profiled child: open the store, drain, write the figures to `out`."""
+    from openengage.processor.worker import drain
+    from openengage.settings import Settings
+    from openengage.store import open_store
+
+    async def run() -> dict[str, Any]:
+        store = open_store(Settings.from_env({}, database_url=url))
+        await store.open()
+        try:
+            t0 = time.perf_counter()
+            applied = await drain(store)
+            return {"records": applied, "seconds": time.perf_counter() - t0}
+        finally:
+            await store.close()
+
+    result = asyncio.run(run())
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    result["cpu_seconds"] = usage.ru_utime + usage.ru_stime
+    Path(out).write_text(json.dumps(result))
+
+
+def pg_backend_cpu(url: str) -> float:
+    """CPU seconds used so far by every PostgreSQL process on this machine (the server shares it)."""
+    total = 0.0
+    tick = os.sysconf("SC_CLK_TCK")
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            comm = Path(f"/proc/{pid}/comm").read_text().strip()
+            if not comm.startswith("postgres"):
+                continue
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / tick
+        except OSError:
+            continue
+    return total
+
+
+def summarize(raw: Path, top: int) -> str:
+    """Top functions by self and by total samples from py-spy's collapsed stacks."""
+    own: collections.Counter[str] = collections.Counter()
+    total: collections.Counter[str] = collections.Counter()
+    samples = 0
+    for line in raw.read_text().splitlines():
+        stack, _, count = line.rpartition(" ")
+        n = int(count)
+        frames = [f for f in stack.split(";") if f and not f.startswith(("process ", "thread "))]
+        if not frames:
+            continue
+        samples += n
+        own[frames[-1]] += n
+        for frame in set(frames):
+            total[frame] += n
+    lines = [f"{samples} samples (non-idle)", "", "self %  function"]
+    lines += [f"{100 * n / samples:5.1f}  {f}" for f, n in own.most_common(top)]
+    lines += ["", "total %  function"]
+    lines += [f"{100 * n / samples:5.1f}  {f}" for f, n in total.most_common(top)]
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--database-url", default=None)
+    parser.add_argument("--events", type=int, default=100_000)
+    parser.add_argument("--top", type=int, default=25)
+    parser.add_argument("--rate", type=int, default=200, help="py-spy samples per second")
+    parser.add_argument("--drain-child", nargs=2, metavar=("URL", "OUT"), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.drain_child:
+        drain_child(*args.drain_child)
+        return
+    spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
+    with tempfile.TemporaryDirectory(prefix="oe-prof-") as tmpdir:
+        tmp = Path(tmpdir)
+        url = bench.fresh_store(args.database_url, tmp, "prof")
+        prepare(url, args.events)
+        raw, out = tmp / "stacks.txt", tmp / "result.json"
+        pg_before = pg_backend_cpu(url) if args.database_url else 0.0
+        cmd = [spy, "record", "--format", "raw", "--rate", str(args.rate), "--threads", "-o", str(raw), "--"]
+        cmd += [sys.executable, __file__, "--drain-child", url, str(out)]
+        subprocess.run(cmd, check=True, capture_output=True)
+        result = json.loads(out.read_text())
+        if args.database_url:
+            result["postgres_cpu_seconds"] = pg_backend_cpu(url) - pg_before
+        rate = result["records"] / result["seconds"]
+        print(f"drained {result['records']} records in {result['seconds']:.2f} s = {rate:,.0f} records/s")
+        print(f"processor CPU {result['cpu_seconds']:.2f} s", end="")
+        if args.database_url:
+            print(f"; PostgreSQL CPU {result['postgres_cpu_seconds']:.2f} s", end="")
+        print(" (profiled: py-spy slows the process a little)\n")
+        print(summarize(raw, args.top))
+
+
+if __name__ == "__main__":
+    main()
