@@ -153,7 +153,10 @@ def main() -> None:
             "bulk": bench.lua_script(f"/v1/accounts/{lc}/bulk-events", bulks, key, tmp, "bulk"),
         }
         runs: list[dict[str, Any]] = []
-        with bare_server(args.workers) as bare, bench.server(url, cpus=None, processor=True, workers=args.workers) as oe:
+        with (
+            bare_server(args.workers) as bare,
+            bench.server(url, cpus=None, processor=True, workers=args.workers) as oe,
+        ):
             for base in (bare, oe):  # warm-up
                 bench.run_wrk(base, scripts["single"], 2, cpus=None)
             wait_drained(oe, lc, key)

@@ -25,11 +25,19 @@ SELECT id, n FROM entries WHERE id > ? ORDER BY id LIMIT ?;
 -- name: claim_entries
 SELECT id, account_id, received_at, n, payload, retry_of FROM entries WHERE id > ? AND id <= ? ORDER BY id;
 
--- name: prune_entries
-DELETE FROM entries WHERE id <= ?;
+-- name: prune_first
+SELECT min(id) FROM entries;
 
--- name: prune_request_ids
-DELETE FROM request_ids WHERE accepted_at < ?;
+-- name: prune_entries
+-- (after, up to): one chunk of applied entries.
+DELETE FROM entries WHERE id > ? AND id <= ?;
+
+-- name: request_ids_expired
+-- Read without the write lock (a full scan: request_ids has no index on accepted_at).
+SELECT account_id, request_id FROM request_ids WHERE accepted_at < ?;
+
+-- name: prune_request_id
+DELETE FROM request_ids WHERE account_id = ? AND request_id = ? AND accepted_at < ?;
 
 -- name: log_max_id
 SELECT coalesce(max(id), 0) FROM entries;
