@@ -72,9 +72,12 @@ def prepare(url: str, events: int) -> None:
 
 def drain_child(url: str, out: str) -> None:
     """Runs in the profiled child: open the store, drain, write the figures to `out`."""
+    from openengage.lifecycle import tune_gc
     from openengage.processor.worker import drain
     from openengage.settings import Settings
     from openengage.store import open_store
+
+    tune_gc()  # as the processor of `serve` and `process` does
 
     async def run() -> dict[str, Any]:
         store = open_store(Settings.from_env({}, database_url=url))
@@ -82,7 +85,10 @@ def drain_child(url: str, out: str) -> None:
         try:
             t0 = time.perf_counter()
             applied = await drain(store)
-            return {"records": applied, "seconds": time.perf_counter() - t0}
+            result: dict[str, Any] = {"records": applied, "seconds": time.perf_counter() - t0}
+            if url.startswith("postgresql"):  # the server's share: its backends' CPU, read while still open
+                result["postgres_cpu_seconds"] = backends_cpu(url)
+            return result
         finally:
             await store.close()
 
@@ -92,25 +98,24 @@ def drain_child(url: str, out: str) -> None:
     Path(out).write_text(json.dumps(result))
 
 
-def pg_backend_cpu(url: str) -> float:
-    """CPU seconds used so far by every PostgreSQL process on this machine (the server shares it)."""
+def backends_cpu(url: str) -> float:
+    """CPU seconds used by the PostgreSQL backends connected to this database (the server runs here)."""
+    import psycopg
+
+    with psycopg.connect(url) as conn:
+        query = "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        pids = [row[0] for row in conn.execute(query).fetchall()]
     total = 0.0
-    tick = os.sysconf("SC_CLK_TCK")
-    for pid in os.listdir("/proc"):
-        if not pid.isdigit():
-            continue
+    for pid in pids:
         try:
-            comm = Path(f"/proc/{pid}/comm").read_text().strip()
-            if not comm.startswith("postgres"):
-                continue
             fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-            total += (int(fields[11]) + int(fields[12])) / tick
         except OSError:
             continue
+        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
     return total
 
 
-def summarize(raw: Path, top: int) -> str:
+def summarize(raw: Path, top: int, lines_too: bool = False) -> str:
     """Top functions by self and by total samples from py-spy's collapsed stacks."""
     own: collections.Counter[str] = collections.Counter()
     total: collections.Counter[str] = collections.Counter()
@@ -119,6 +124,8 @@ def summarize(raw: Path, top: int) -> str:
         stack, _, count = line.rpartition(" ")
         n = int(count)
         frames = [f for f in stack.split(";") if f and not f.startswith(("process ", "thread "))]
+        if not lines_too:  # "fn (file.py:12)" -> "fn (file.py)": one entry per function
+            frames = [f.rsplit(":", 1)[0] + ")" if f.endswith(")") and ":" in f else f for f in frames]
         if not frames:
             continue
         samples += n
@@ -138,6 +145,7 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=100_000)
     parser.add_argument("--top", type=int, default=25)
     parser.add_argument("--rate", type=int, default=200, help="py-spy samples per second")
+    parser.add_argument("--lines", action="store_true", help="one entry per line, not per function")
     parser.add_argument("--drain-child", nargs=2, metavar=("URL", "OUT"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.drain_child:
@@ -149,20 +157,17 @@ def main() -> None:
         url = bench.fresh_store(args.database_url, tmp, "prof")
         prepare(url, args.events)
         raw, out = tmp / "stacks.txt", tmp / "result.json"
-        pg_before = pg_backend_cpu(url) if args.database_url else 0.0
         cmd = [spy, "record", "--format", "raw", "--rate", str(args.rate), "--threads", "-o", str(raw), "--"]
         cmd += [sys.executable, __file__, "--drain-child", url, str(out)]
         subprocess.run(cmd, check=True, capture_output=True)
         result = json.loads(out.read_text())
-        if args.database_url:
-            result["postgres_cpu_seconds"] = pg_backend_cpu(url) - pg_before
         rate = result["records"] / result["seconds"]
         print(f"drained {result['records']} records in {result['seconds']:.2f} s = {rate:,.0f} records/s")
         print(f"processor CPU {result['cpu_seconds']:.2f} s", end="")
         if args.database_url:
             print(f"; PostgreSQL CPU {result['postgres_cpu_seconds']:.2f} s", end="")
         print(" (profiled: py-spy slows the process a little)\n")
-        print(summarize(raw, args.top))
+        print(summarize(raw, args.top, args.lines))
 
 
 if __name__ == "__main__":

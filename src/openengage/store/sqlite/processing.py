@@ -182,8 +182,9 @@ def load(conn: sqlite3.Connection, needs: Needs) -> State:
     pids = common.json_encode(sorted(set(identities.values())))
     rows = conn.execute(Q["profiles_in"], (pids,))
     profiles = {row[0]: StoredProfile(row[0], row[1], common.profile_data(row)) for row in rows}
-    for pid, device_id, attributes in conn.execute(Q["devices_in"], (pids,)):
-        profiles[pid].devices[device_id] = common.json_decode(attributes)
+    if profiles and conn.execute(Q["devices_any"]).fetchone()[0]:
+        for pid, device_id, attributes in conn.execute(Q["devices_in"], (pids,)):
+            profiles[pid].devices[device_id] = common.json_decode(attributes)
     schemas: dict[tuple[int, str], dict[str, str]] = {}
     scopes: dict[int, list[str]] = defaultdict(list)
     for acc, scope in needs.scopes:
@@ -192,7 +193,10 @@ def load(conn: sqlite3.Connection, needs: Needs) -> State:
         for scope, name, vtype in conn.execute(Q["schema_in"], (acc, common.json_encode(names))):
             schemas.setdefault((acc, scope), {})[name] = vtype
     restricted: set[tuple[int, str]] = set()
-    for acc, users in common.restriction_candidates(needs, profiles).items():
+    accounts = [
+        acc for acc in common.batch_accounts(needs) if conn.execute(Q["restrictions_any"], (acc,)).fetchone()[0]
+    ]
+    for acc, users in common.restriction_candidates(needs, profiles, accounts).items():
         for (user_id,) in conn.execute(Q["restrictions_in"], (acc, common.json_encode(users))):
             restricted.add((acc, user_id))
     return State(identities, profiles, schemas, restricted)

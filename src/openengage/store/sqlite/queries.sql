@@ -123,6 +123,14 @@ VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?);
 -- name: schema_insert
 INSERT OR IGNORE INTO attribute_schema (account_id, scope, name, type, first_seen) VALUES (?, ?, ?, ?, ?);
 
+-- name: restrictions_any
+-- Whether the account has any restriction at all: almost never, and then the per-user lookup is skipped.
+SELECT EXISTS (SELECT 1 FROM gdpr_restrictions WHERE account_id = ?);
+
+-- name: devices_any
+-- Whether any device is stored: without one, a batch's profiles need no device lookup.
+SELECT EXISTS (SELECT 1 FROM devices);
+
 -- name: restrictions_in
 -- (account, user ids as a JSON array): those whose processing is restricted (GDPR).
 SELECT user_id FROM gdpr_restrictions WHERE account_id = ? AND user_id IN (SELECT value FROM json_each(?));
