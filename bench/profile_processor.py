@@ -83,11 +83,14 @@ def drain_child(url: str, out: str) -> None:
         store = open_store(Settings.from_env({}, database_url=url))
         await store.open()
         try:
+            pg = url.startswith("postgresql")
+            lsn = wal_lsn(url) if pg else None
             t0 = time.perf_counter()
             applied = await drain(store)
             result: dict[str, Any] = {"records": applied, "seconds": time.perf_counter() - t0}
-            if url.startswith("postgresql"):  # the server's share: its backends' CPU, read while still open
+            if pg:  # the server's share: its backends' CPU (read while they are still open), and WAL
                 result["postgres_cpu_seconds"] = backends_cpu(url)
+                result["wal_bytes"] = wal_bytes_since(url, lsn)
             return result
         finally:
             await store.close()
@@ -96,6 +99,22 @@ def drain_child(url: str, out: str) -> None:
     usage = resource.getrusage(resource.RUSAGE_SELF)
     result["cpu_seconds"] = usage.ru_utime + usage.ru_stime
     Path(out).write_text(json.dumps(result))
+
+
+def wal_lsn(url: str) -> str:
+    import psycopg
+
+    with psycopg.connect(url) as conn:
+        return str(conn.execute("SELECT pg_current_wal_lsn()").fetchone()[0])  # type: ignore[index]
+
+
+def wal_bytes_since(url: str, lsn: str | None) -> int:
+    """WAL the whole cluster wrote since `lsn` (an upper bound when other databases are busy too)."""
+    import psycopg
+
+    with psycopg.connect(url) as conn:
+        row = conn.execute("SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), %s::pg_lsn)", (lsn,)).fetchone()
+        return int(row[0]) if row else 0
 
 
 def backends_cpu(url: str) -> float:
@@ -166,6 +185,7 @@ def main() -> None:
         print(f"processor CPU {result['cpu_seconds']:.2f} s", end="")
         if args.database_url:
             print(f"; PostgreSQL CPU {result['postgres_cpu_seconds']:.2f} s", end="")
+            print(f"; WAL {result['wal_bytes'] / result['records']:,.0f} bytes per record (whole cluster)", end="")
         print(" (profiled: py-spy slows the process a little)\n")
         print(summarize(raw, args.top, args.lines))
 

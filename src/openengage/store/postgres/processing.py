@@ -383,18 +383,21 @@ async def _write(conn: Conn, fx: Effects, part: int, now: int) -> None:
         Q["event_insert_copy"],
         [common.event_params(e, pid, lambda value: _text(enc(value))) for e in fx.events],
     )
-    for src, dst in fx.moves:
-        await conn.execute(Q["move_identities"], (pid(dst), pid(src)))
-        await conn.execute(Q["move_events"], (pid(dst), pid(src)))
-        await conn.execute(Q["move_devices"], (pid(dst), pid(src), pid(dst)))
-    for p in fx.deletes:
-        for query in ("delete_identities", "delete_devices", "delete_profile"):
-            await conn.execute(Q[query], (pid(p),))
-    for (p, device_id), attributes in fx.devices.items():
-        if attributes is None:
-            await conn.execute(Q["device_delete"], (pid(p), device_id))
-        else:
-            await conn.execute(Q["device_put"], (pid(p), device_id, _text(enc(attributes)), now))
+    # One pipelined statement list per table, in the moves' order (a chain a -> b -> c still ends on c:
+    # each table's statements run in order, and none reads another table).
+    moves = [(pid(dst), pid(src)) for src, dst in fx.moves]
+    await _executemany(conn, Q["move_identities"], moves)
+    await _executemany(conn, Q["move_events"], moves)
+    await _executemany(conn, Q["move_devices"], [(dst, src, dst) for dst, src in moves])
+    deletes = [(pid(p),) for p in fx.deletes]
+    for query in ("delete_identities", "delete_devices", "delete_profile"):
+        await _executemany(conn, Q[query], deletes)
+    await _executemany(conn, Q["device_delete"], [(pid(p), d) for (p, d), a in fx.devices.items() if a is None])
+    await _executemany(
+        conn,
+        Q["device_put"],
+        [(pid(p), d, _text(enc(a)), now) for (p, d), a in fx.devices.items() if a is not None],
+    )
     await _executemany(conn, Q["merge_insert"], [common.merge_params(m, pid) for m in fx.merges])
     await _copy(
         conn,

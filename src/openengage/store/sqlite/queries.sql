@@ -65,9 +65,15 @@ SELECT profile_id, device_id, attributes FROM devices WHERE profile_id IN (SELEC
 SELECT scope, name, type FROM attribute_schema
 WHERE account_id = ? AND scope IN (SELECT value FROM json_each(?));
 
+-- name: profile_next_id
+-- The first id a batch's new profiles take (inside the writer's transaction; AUTOINCREMENT then records
+-- the highest id inserted, so ids are never reused).
+SELECT max(coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'profiles'), 0),
+           coalesce((SELECT max(id) FROM profiles), 0)) + 1;
+
 -- name: profile_insert
-INSERT INTO profiles (account_id, user_id, system, attributes, first_seen, last_seen, created_at, updated_at)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?);
+INSERT INTO profiles (id, account_id, user_id, system, attributes, first_seen, last_seen, created_at, updated_at)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?);
 
 -- name: profile_update
 UPDATE profiles SET user_id = ?, system = ?, attributes = ?, first_seen = ?, last_seen = ?, updated_at = ?
