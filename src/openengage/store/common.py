@@ -93,15 +93,26 @@ class Admission:
         return Outcome(status, sub.limit, max(0, sub.limit - used), reset, sub.bucket)
 
 
-def restriction_candidates(needs: Needs, profiles: Mapping[int, StoredProfile]) -> dict[int, list[str]]:
-    """The known user ids a batch may write for, per account: those it names and those of the profiles
-    it loaded (an anonymous id may lead to a user's profile). Their GDPR restrictions load with the State."""
+def batch_accounts(needs: Needs) -> list[int]:
+    """The accounts a batch writes for (every record names its account's user scope)."""
+    return sorted({acc for acc, _ in needs.scopes})
+
+
+def restriction_candidates(
+    needs: Needs, profiles: Mapping[int, StoredProfile], accounts: Sequence[int] | None = None
+) -> dict[int, list[str]]:
+    """The known user ids a batch may write for, per account (of `accounts` only, when given: those with
+    any restriction): those it names and those of the profiles it loaded (an anonymous id may lead to a
+    user's profile). Their GDPR restrictions load with the State."""
+    wanted = None if accounts is None else set(accounts)
+    if wanted is not None and not wanted:
+        return {}
     users: dict[int, set[str]] = {}
     for acc, kind, value in needs.identities:
-        if kind == "u":
+        if kind == "u" and (wanted is None or acc in wanted):
             users.setdefault(acc, set()).add(value)
     for profile in profiles.values():
-        if profile.data.user_id is not None:
+        if profile.data.user_id is not None and (wanted is None or profile.account_id in wanted):
             users.setdefault(profile.account_id, set()).add(profile.data.user_id)
     return {acc: sorted(ids) for acc, ids in users.items()}
 

@@ -268,9 +268,10 @@ async def _load(conn: Conn, needs: Needs) -> State:
         cur = await conn.execute(Q["profiles_in"], (pids,))
         for prow in await cur.fetchall():
             profiles[int(prow[0])] = StoredProfile(int(prow[0]), int(prow[1]), common.profile_data(prow))
-        cur = await conn.execute(Q["devices_in"], (pids,))
-        for pid, device_id, attributes in await cur.fetchall():
-            profiles[int(pid)].devices[str(device_id)] = common.json_decode(attributes)
+        if (await (await conn.execute(Q["devices_any"])).fetchone() or (False,))[0]:
+            cur = await conn.execute(Q["devices_in"], (pids,))
+            for pid, device_id, attributes in await cur.fetchall():
+                profiles[int(pid)].devices[str(device_id)] = common.json_decode(attributes)
     scopes: dict[int, list[str]] = defaultdict(list)
     for acc, scope in needs.scopes:
         scopes[acc].append(scope)
@@ -280,7 +281,11 @@ async def _load(conn: Conn, needs: Needs) -> State:
         for scope, name, vtype in await cur.fetchall():
             schemas.setdefault((acc, str(scope)), {})[str(name)] = str(vtype)
     restricted: set[tuple[int, str]] = set()
-    for acc, users in common.restriction_candidates(needs, profiles).items():
+    accounts = []
+    for acc in common.batch_accounts(needs):
+        if (await (await conn.execute(Q["restrictions_any"], (acc,))).fetchone() or (False,))[0]:
+            accounts.append(acc)
+    for acc, users in common.restriction_candidates(needs, profiles, accounts).items():
         cur = await conn.execute(Q["restrictions_in"], (acc, users))
         restricted.update((acc, str(row[0])) for row in await cur.fetchall())
     return State(identities, profiles, schemas, restricted)
@@ -290,6 +295,11 @@ async def _executemany(conn: Conn, query: str, rows: Sequence[Sequence[Any]]) ->
     if rows:
         async with conn.cursor() as cur:
             await cur.executemany(query, rows)
+
+
+def _columns(rows: Sequence[Sequence[Any]], width: int) -> tuple[list[Any], ...]:
+    """Rows as one list per column: the arrays a set-wise (unnest) statement binds."""
+    return tuple([row[c] for row in rows] for c in range(width))
 
 
 async def _copy(conn: Conn, query: str, rows: Sequence[Sequence[Any]]) -> None:
@@ -341,48 +351,56 @@ async def _write(conn: Conn, fx: Effects, part: int, now: int) -> None:
 
     # Existing profiles in id order: concurrent transactions lock rows in one order, so fewer deadlocks.
     updates = sorted((i, p) for i, p in fx.profiles.items() if i >= 0)
-    await _executemany(
-        conn,
-        Q["profile_update"],
-        [
+    if updates:
+        datas = [p.data for _, p in updates]
+        await conn.execute(
+            Q["profile_update_set"],
             (
-                p.data.user_id,
-                _text(enc(p.data.system)),
-                _text(enc(p.data.attributes)),
-                p.data.first_seen,
-                p.data.last_seen,
                 now,
-                i,
-            )
-            for i, p in updates
-        ],
-    )
-    await _executemany(conn, Q["profile_seen"], [(f, last, i) for i, (f, last) in sorted(fx.seen_only.items())])
+                [i for i, _ in updates],
+                [d.user_id for d in datas],
+                [_text(enc(d.system)) for d in datas],
+                [_text(enc(d.attributes)) for d in datas],
+                [d.first_seen for d in datas],
+                [d.last_seen for d in datas],
+            ),
+        )
+    if fx.seen_only:
+        seen = sorted(fx.seen_only.items())
+        await conn.execute(
+            Q["profile_seen_set"], ([i for i, _ in seen], [f for _, (f, _) in seen], [last for _, (_, last) in seen])
+        )
     written = {i for i, _ in updates} | set(fx.seen_only) | set(fx.deletes)
     touched = {p for p in fx.identities.values()} | {e.profile_id for e in fx.events} | {p for p, _ in fx.devices}
     touched |= {dst for _, dst in fx.moves}
     untouched = sorted(p for p in touched - written if p >= 0)
     if untouched:
         await conn.execute(Q["profile_touch"], (now, untouched))
-    await _executemany(conn, Q["identity_forget"], sorted(fx.forget))
-    await _executemany(conn, Q["identity_put"], sorted((a, k, v, pid(p)) for (a, k, v), p in fx.identities.items()))
+    if fx.forget:
+        await conn.execute(Q["identity_forget_set"], _columns(sorted(fx.forget), 3))
+    if fx.identities:
+        puts = sorted((a, k, v, pid(p)) for (a, k, v), p in fx.identities.items())
+        await conn.execute(Q["identity_put_set"], _columns(puts, 4))
     await _copy(
         conn,
         Q["event_insert_copy"],
         [common.event_params(e, pid, lambda value: _text(enc(value))) for e in fx.events],
     )
-    for src, dst in fx.moves:
-        await conn.execute(Q["move_identities"], (pid(dst), pid(src)))
-        await conn.execute(Q["move_events"], (pid(dst), pid(src)))
-        await conn.execute(Q["move_devices"], (pid(dst), pid(src), pid(dst)))
-    for p in fx.deletes:
-        for query in ("delete_identities", "delete_devices", "delete_profile"):
-            await conn.execute(Q[query], (pid(p),))
-    for (p, device_id), attributes in fx.devices.items():
-        if attributes is None:
-            await conn.execute(Q["device_delete"], (pid(p), device_id))
-        else:
-            await conn.execute(Q["device_put"], (pid(p), device_id, _text(enc(attributes)), now))
+    # One pipelined statement list per table, in the moves' order (a chain a -> b -> c still ends on c:
+    # each table's statements run in order, and none reads another table).
+    moves = [(pid(dst), pid(src)) for src, dst in fx.moves]
+    await _executemany(conn, Q["move_identities"], moves)
+    await _executemany(conn, Q["move_events"], moves)
+    await _executemany(conn, Q["move_devices"], [(dst, src, dst) for dst, src in moves])
+    deletes = [(pid(p),) for p in fx.deletes]
+    for query in ("delete_identities", "delete_devices", "delete_profile"):
+        await _executemany(conn, Q[query], deletes)
+    await _executemany(conn, Q["device_delete"], [(pid(p), d) for (p, d), a in fx.devices.items() if a is None])
+    await _executemany(
+        conn,
+        Q["device_put"],
+        [(pid(p), d, _text(enc(a)), now) for (p, d), a in fx.devices.items() if a is not None],
+    )
     await _executemany(conn, Q["merge_insert"], [common.merge_params(m, pid) for m in fx.merges])
     await _copy(
         conn,

@@ -57,7 +57,7 @@ SELECT id, n FROM entries WHERE partition = %s ORDER BY id LIMIT %s;
 SELECT id, account_id, received_at, n, payload, retry_of FROM entries WHERE partition = %s AND id <= %s ORDER BY id;
 
 -- name: ack_entries
-DELETE FROM entries WHERE id = ANY(%s);
+DELETE FROM entries WHERE id = ANY(%b::bigint[]);
 
 -- name: identities_in
 -- One index probe per value, whatever the table's statistics say (right after a burst of new users
@@ -68,10 +68,10 @@ CROSS JOIN LATERAL (
 ) AS i;
 
 -- name: profiles_in
-SELECT id, account_id, user_id, system, attributes, first_seen, last_seen FROM profiles WHERE id = ANY(%s);
+SELECT id, account_id, user_id, system, attributes, first_seen, last_seen FROM profiles WHERE id = ANY(%b::bigint[]);
 
 -- name: devices_in
-SELECT profile_id, device_id, attributes FROM devices WHERE profile_id = ANY(%s);
+SELECT profile_id, device_id, attributes FROM devices WHERE profile_id = ANY(%b::bigint[]);
 
 -- name: schema_in
 SELECT scope, name, type FROM attribute_schema WHERE account_id = %s AND scope = ANY(%s);
@@ -82,24 +82,34 @@ SELECT nextval('profiles_id_seq') FROM generate_series(1, %s);
 -- name: profile_insert_copy
 COPY profiles (id, account_id, user_id, system, attributes, first_seen, last_seen, created_at, updated_at) FROM STDIN;
 
--- name: profile_update
-UPDATE profiles SET user_id = %s, system = %s, attributes = %s, first_seen = %s, last_seen = %s, updated_at = %s
-WHERE id = %s;
+-- name: profile_update_set
+-- Set-wise forms (one statement a batch, not one a row): arrays bound in binary (%b), so psycopg copies
+-- strings as they are instead of quoting each for an array literal; rows in id order, locks in id order.
+UPDATE profiles AS p SET user_id = v.user_id, system = v.system::jsonb, attributes = v.attributes::jsonb,
+    first_seen = v.first_seen, last_seen = v.last_seen, updated_at = %s
+FROM unnest(%b::bigint[], %b::text[], %b::text[], %b::text[], %b::bigint[], %b::bigint[])
+    AS v(id, user_id, system, attributes, first_seen, last_seen)
+WHERE p.id = v.id;
 
--- name: profile_seen
-UPDATE profiles SET first_seen = %s, last_seen = %s WHERE id = %s;
+-- name: profile_seen_set
+UPDATE profiles AS p SET first_seen = v.first_seen, last_seen = v.last_seen
+FROM unnest(%b::bigint[], %b::bigint[], %b::bigint[]) AS v(id, first_seen, last_seen)
+WHERE p.id = v.id;
+
+-- name: identity_put_set
+INSERT INTO identities (account_id, kind, value, profile_id)
+SELECT * FROM unnest(%b::bigint[], %b::text[], %b::text[], %b::bigint[])
+ON CONFLICT (account_id, kind, value) DO UPDATE SET profile_id = excluded.profile_id;
+
+-- name: identity_forget_set
+DELETE FROM identities AS i
+USING unnest(%b::bigint[], %b::text[], %b::text[]) AS v(account_id, kind, value)
+WHERE i.account_id = v.account_id AND i.kind = v.kind AND i.value = v.value;
 
 -- name: profile_touch
 -- A profile whose identities, events or devices change is always written, so that concurrent
 -- transactions touching it conflict on its row (REPEATABLE READ) instead of interleaving.
-UPDATE profiles SET updated_at = %s WHERE id = ANY(%s);
-
--- name: identity_put
-INSERT INTO identities (account_id, kind, value, profile_id) VALUES (%s, %s, %s, %s)
-ON CONFLICT (account_id, kind, value) DO UPDATE SET profile_id = excluded.profile_id;
-
--- name: identity_forget
-DELETE FROM identities WHERE account_id = %s AND kind = %s AND value = %s;
+UPDATE profiles SET updated_at = %s WHERE id = ANY(%b::bigint[]);
 
 -- name: event_insert_copy
 COPY events (id, account_id, profile_id, user_id, anonymous_id, name, time_ms, time_text, data, context, received_at)
@@ -147,6 +157,14 @@ ON CONFLICT (account_id) DO UPDATE SET version = schema_versions.version + 1;
 -- name: schema_insert
 INSERT INTO attribute_schema (account_id, scope, name, type, first_seen) VALUES (%s, %s, %s, %s, %s)
 ON CONFLICT DO NOTHING;
+
+-- name: restrictions_any
+-- Whether the account has any restriction at all: almost never, and then the per-user lookup is skipped.
+SELECT EXISTS (SELECT 1 FROM gdpr_restrictions WHERE account_id = %s);
+
+-- name: devices_any
+-- Whether any device is stored: without one, a batch's profiles need no device lookup.
+SELECT EXISTS (SELECT 1 FROM devices);
 
 -- name: restrictions_in
 -- (account, user ids): those whose processing is restricted (GDPR).

@@ -183,8 +183,9 @@ def load(conn: sqlite3.Connection, needs: Needs) -> State:
     pids = common.json_encode(sorted(set(identities.values())))
     rows = conn.execute(Q["profiles_in"], (pids,))
     profiles = {row[0]: StoredProfile(row[0], row[1], common.profile_data(row)) for row in rows}
-    for pid, device_id, attributes in conn.execute(Q["devices_in"], (pids,)):
-        profiles[pid].devices[device_id] = common.json_decode(attributes)
+    if profiles and conn.execute(Q["devices_any"]).fetchone()[0]:
+        for pid, device_id, attributes in conn.execute(Q["devices_in"], (pids,)):
+            profiles[pid].devices[device_id] = common.json_decode(attributes)
     schemas: dict[tuple[int, str], dict[str, str]] = {}
     scopes: dict[int, list[str]] = defaultdict(list)
     for acc, scope in needs.scopes:
@@ -193,7 +194,10 @@ def load(conn: sqlite3.Connection, needs: Needs) -> State:
         for scope, name, vtype in conn.execute(Q["schema_in"], (acc, common.json_encode(names))):
             schemas.setdefault((acc, scope), {})[name] = vtype
     restricted: set[tuple[int, str]] = set()
-    for acc, users in common.restriction_candidates(needs, profiles).items():
+    accounts = [
+        acc for acc in common.batch_accounts(needs) if conn.execute(Q["restrictions_any"], (acc,)).fetchone()[0]
+    ]
+    for acc, users in common.restriction_candidates(needs, profiles, accounts).items():
         for (user_id,) in conn.execute(Q["restrictions_in"], (acc, common.json_encode(users))):
             restricted.add((acc, user_id))
     return State(identities, profiles, schemas, restricted)
@@ -205,15 +209,20 @@ def write(conn: sqlite3.Connection, fx: Effects) -> None:
     enc = common.json_encode
     real: dict[int, int] = {}
     gone = set(fx.deletes)
-    for temp, acc in sorted(fx.new_profiles.items(), reverse=True):
-        stored = fx.profiles.get(temp)
-        row: tuple[Any, ...]
-        if stored is None or temp in gone:
-            row = (acc, None, b"{}", b"{}", None, None, now, now)
-        else:
-            d = stored.data
-            row = (acc, d.user_id, enc(d.system), enc(d.attributes), d.first_seen, d.last_seen, now, now)
-        real[temp] = conn.execute(Q["profile_insert"], row).lastrowid or 0
+    if fx.new_profiles:
+        first = int(conn.execute(Q["profile_next_id"]).fetchone()[0])
+        rows: list[tuple[Any, ...]] = []
+        for temp, acc in sorted(fx.new_profiles.items(), reverse=True):
+            real[temp] = new_id = first + len(rows)
+            stored = fx.profiles.get(temp)
+            if stored is None or temp in gone:
+                rows.append((new_id, acc, None, b"{}", b"{}", None, None, now, now))
+            else:
+                d = stored.data
+                rows.append(
+                    (new_id, acc, d.user_id, enc(d.system), enc(d.attributes), d.first_seen, d.last_seen, now, now)
+                )
+        conn.executemany(Q["profile_insert"], rows)
 
     def pid(p: int) -> int:
         return real.get(p, p)
@@ -230,17 +239,16 @@ def write(conn: sqlite3.Connection, fx: Effects) -> None:
     conn.executemany(Q["identity_forget"], list(fx.forget))
     conn.executemany(Q["identity_put"], [(a, k, v, pid(p)) for (a, k, v), p in fx.identities.items()])
     conn.executemany(Q["event_insert"], [common.event_params(e, pid, enc) for e in fx.events])
-    for src, dst in fx.moves:
-        for query in ("move_identities", "move_events", "move_devices"):
-            conn.execute(Q[query], (pid(dst), pid(src)))
-    for p in fx.deletes:
-        for query in ("delete_identities", "delete_devices", "delete_profile"):
-            conn.execute(Q[query], (pid(p),))
-    for (p, device_id), attributes in fx.devices.items():
-        if attributes is None:
-            conn.execute(Q["device_delete"], (pid(p), device_id))
-        else:
-            conn.execute(Q["device_put"], (pid(p), device_id, enc(attributes), now))
+    # One statement per table, in the moves' order (a chain a -> b -> c still ends on c: each table's
+    # statements run in order, and no statement reads another table).
+    moves = [(pid(dst), pid(src)) for src, dst in fx.moves]
+    for query in ("move_identities", "move_events", "move_devices"):
+        conn.executemany(Q[query], moves)
+    deletes = [(pid(p),) for p in fx.deletes]
+    for query in ("delete_identities", "delete_devices", "delete_profile"):
+        conn.executemany(Q[query], deletes)
+    conn.executemany(Q["device_delete"], [(pid(p), d) for (p, d), a in fx.devices.items() if a is None])
+    conn.executemany(Q["device_put"], [(pid(p), d, enc(a), now) for (p, d), a in fx.devices.items() if a is not None])
     conn.executemany(Q["merge_insert"], [common.merge_params(m, pid) for m in fx.merges])
     conn.executemany(Q["rejection_insert"], [common.rejection_params(r, enc) for r in fx.rejections])
     conn.executemany(Q["schema_insert"], fx.schema)

@@ -26,11 +26,19 @@ SELECT id, n FROM entries WHERE id > ? ORDER BY id LIMIT ?;
 -- name: claim_entries
 SELECT id, account_id, received_at, n, payload, retry_of FROM entries WHERE id > ? AND id <= ? ORDER BY id;
 
--- name: prune_entries
-DELETE FROM entries WHERE id <= ?;
+-- name: prune_first
+SELECT min(id) FROM entries;
 
--- name: prune_request_ids
-DELETE FROM request_ids WHERE accepted_at < ?;
+-- name: prune_entries
+-- (after, up to): one chunk of applied entries.
+DELETE FROM entries WHERE id > ? AND id <= ?;
+
+-- name: request_ids_expired
+-- Read without the write lock (a full scan: request_ids has no index on accepted_at).
+SELECT account_id, request_id FROM request_ids WHERE accepted_at < ?;
+
+-- name: prune_request_id
+DELETE FROM request_ids WHERE account_id = ? AND request_id = ? AND accepted_at < ?;
 
 -- name: log_max_id
 SELECT coalesce(max(id), 0) FROM entries;
@@ -58,9 +66,15 @@ SELECT profile_id, device_id, attributes FROM devices WHERE profile_id IN (SELEC
 SELECT scope, name, type FROM attribute_schema
 WHERE account_id = ? AND scope IN (SELECT value FROM json_each(?));
 
+-- name: profile_next_id
+-- The first id a batch's new profiles take (inside the writer's transaction; AUTOINCREMENT then records
+-- the highest id inserted, so ids are never reused).
+SELECT max(coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'profiles'), 0),
+           coalesce((SELECT max(id) FROM profiles), 0)) + 1;
+
 -- name: profile_insert
-INSERT INTO profiles (account_id, user_id, system, attributes, first_seen, last_seen, created_at, updated_at)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?);
+INSERT INTO profiles (id, account_id, user_id, system, attributes, first_seen, last_seen, created_at, updated_at)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?);
 
 -- name: profile_update
 UPDATE profiles SET user_id = ?, system = ?, attributes = ?, first_seen = ?, last_seen = ?, updated_at = ?
@@ -115,6 +129,14 @@ VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?);
 
 -- name: schema_insert
 INSERT OR IGNORE INTO attribute_schema (account_id, scope, name, type, first_seen) VALUES (?, ?, ?, ?, ?);
+
+-- name: restrictions_any
+-- Whether the account has any restriction at all: almost never, and then the per-user lookup is skipped.
+SELECT EXISTS (SELECT 1 FROM gdpr_restrictions WHERE account_id = ?);
+
+-- name: devices_any
+-- Whether any device is stored: without one, a batch's profiles need no device lookup.
+SELECT EXISTS (SELECT 1 FROM devices);
 
 -- name: restrictions_in
 -- (account, user ids as a JSON array): those whose processing is restricted (GDPR).
@@ -807,17 +829,17 @@ WHERE account_id = ? AND name = ? AND (time_ms, id) < (?, ?) ORDER BY time_ms DE
 -- ============================================================ request traces and the debugger (store/traces.py)
 
 -- name: requests_keep
--- (cursor): the request traces of the applied entries about to be pruned (log writer, the log file).
+-- (after, up to): the request traces of one chunk of applied entries about to be pruned (the log file).
 INSERT OR IGNORE INTO requests (log_id, account_id, request_id, part, endpoint, received_at, committed_at, records,
     subjects)
 SELECT id, account_id, request_id, 0, endpoint, received_ms, received_at, n, subjects FROM entries
-WHERE id <= ? AND request_id IS NOT NULL;
+WHERE id > ? AND id <= ? AND request_id IS NOT NULL;
 
 -- name: entry_forget_request
 UPDATE entries SET request_id = NULL, subjects = NULL WHERE id = ?;
 
 -- name: requests_prune
--- (cutoff, cutoff): the traces committed before `cutoff`, oldest first, at most 10,000 a call (log ids
+-- (cutoff): the traces committed before `cutoff`, oldest first, at most 10,000 a call (log ids
 -- follow commit order, so the scan stops at the first row to keep).
 DELETE FROM requests WHERE log_id < coalesce(
     (SELECT log_id FROM requests WHERE committed_at >= ? ORDER BY log_id LIMIT 1),
