@@ -16,12 +16,35 @@ from tests.support import backends
 from tests.support.harness import Harness
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Files that start real server processes (marked slow: seconds a test) run first, the rest after in
+    their usual order. scripts/test spreads files over two workers in this order (--dist loadfile
+    --no-loadscope-reorder): the long files start at once and the short ones even out the end, instead of
+    one worker finishing a long file alone while the other has nothing left."""
+    slow = {item.path for item in items if item.get_closest_marker("slow")}
+    items.sort(key=lambda item: item.path not in slow)  # stable: each file keeps its tests' order
+
+
 @pytest.fixture(autouse=True)
 def clean_environ(monkeypatch: pytest.MonkeyPatch) -> None:
     """Results never depend on the developer's shell."""
     for key in list(os.environ):
         if key.startswith("OPENENGAGE_") and key != backends.TEST_URL_ENV:
             monkeypatch.delenv(key)
+
+
+@pytest.fixture(autouse=True)
+def quick_password_hashing(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Argon2id with its smallest costs in this process: the product's profile (t=3, m=64 MiB) takes
+    ~170 ms a hash and as much a check, and most dashboard tests sign someone in. Tests marked
+    `production_password_hashing` and every `openengage serve` a test starts keep the real profile."""
+    if request.node.get_closest_marker("production_password_hashing"):
+        return
+    from argon2 import PasswordHasher
+
+    from openengage.dashboard import auth
+
+    monkeypatch.setattr(auth, "_hasher", PasswordHasher(time_cost=1, memory_cost=8, parallelism=1))
 
 
 @pytest.fixture

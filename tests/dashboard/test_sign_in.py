@@ -267,6 +267,9 @@ def test_unusable_passwords_are_refused(password: str) -> None:
         auth.hash_password(password)
 
 
+@pytest.mark.production_password_hashing
 def test_passwords_are_argon2id() -> None:
     hashed = auth.hash_password(PASSWORD)
-    assert hashed.startswith("$argon2id$") and PASSWORD not in hashed
+    # RFC 9106's second recommended option (argon2-cffi's default): 64 MiB, 3 passes, 4 lanes
+    assert hashed.startswith("$argon2id$v=19$m=65536,t=3,p=4$") and PASSWORD not in hashed
+    assert auth._verify(hashed, PASSWORD) and not auth._verify(hashed, PASSWORD + "x")

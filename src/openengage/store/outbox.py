@@ -11,12 +11,35 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable, Sequence
+from typing import Any
 
 from openengage.rules.windows import reset_seconds
-from openengage.store.base import Submission, TxnOutcome, TxnSubmission
+from openengage.store import common
+from openengage.store.base import Outgoing, Submission, TxnOutcome, TxnSubmission
 from openengage.store.common import Admission
 
 BUCKET = "transactions"
+
+
+def outgoing_of(row: Sequence[Any], owner: str) -> Outgoing:
+    """A claimed message from a row of either backend's claim query (same columns, same order)."""
+    return Outgoing(
+        int(row[0]),
+        int(row[1]),
+        int(row[2]),
+        row[3],
+        row[4],
+        row[5],
+        int(row[6]),
+        int(row[7]),
+        row[8],
+        row[9],
+        int(row[10]),
+        int(row[11]),
+        int(row[12]),
+        common.json_decode(bytes(row[13])),
+        owner,
+    )
 
 
 def as_submission(t: TxnSubmission) -> Submission:

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 
 from openengage.store import common
 from openengage.store.base import Finish, Outgoing, TxnOutcome, TxnSubmission
-from openengage.store.outbox import BUCKET, TxnAdmission
+from openengage.store.outbox import BUCKET, TxnAdmission, outgoing_of
 from openengage.store.postgres import partition
 from openengage.store.postgres.connection import LOCK_REQUEST_ID, Conn, key32, transaction
 from openengage.store.postgres.ingest import _lock_windows
@@ -89,26 +89,7 @@ async def claim(conn: Conn, owner: str, limit: int, lease_ms: int, now: int) -> 
     async with transaction(conn):
         cur = await conn.execute(Q["messages_claim"], (now, now, limit, owner, now + lease_ms))
         rows = await cur.fetchall()
-    return [
-        Outgoing(
-            int(r[0]),
-            int(r[1]),
-            int(r[2]),
-            r[3],
-            r[4],
-            r[5],
-            int(r[6]),
-            int(r[7]),
-            r[8],
-            r[9],
-            int(r[10]),
-            int(r[11]),
-            int(r[12]),
-            common.json_decode(bytes(r[13])),
-            owner,
-        )
-        for r in rows
-    ]
+    return [outgoing_of(r, owner) for r in rows]
 
 
 async def _finish(conn: Conn, m: Outgoing, f: Finish, now: int) -> bool:

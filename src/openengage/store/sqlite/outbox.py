@@ -8,11 +8,11 @@ from __future__ import annotations
 import contextlib
 import sqlite3
 from collections.abc import Callable, Sequence
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from openengage.store import common
 from openengage.store.base import Finish, Outgoing, TxnOutcome, TxnSubmission
-from openengage.store.outbox import TxnAdmission
+from openengage.store.outbox import TxnAdmission, outgoing_of
 from openengage.store.sql import load_queries
 
 Q = load_queries("openengage.store.sqlite")
@@ -86,33 +86,13 @@ def due(conn: sqlite3.Connection, now: int, cursor: int, limit: int) -> list[int
     return [int(r[0]) for r in conn.execute(Q["messages_due"], (now, now, cursor, limit)).fetchall()]
 
 
-def outgoing(row: Any, owner: str) -> Outgoing:
-    return Outgoing(
-        int(row[0]),
-        int(row[1]),
-        int(row[2]),
-        row[3],
-        row[4],
-        row[5],
-        int(row[6]),
-        int(row[7]),
-        row[8],
-        row[9],
-        int(row[10]),
-        int(row[11]),
-        int(row[12]),
-        common.json_decode(bytes(row[13])),
-        owner,
-    )
-
-
 def claim(conn: sqlite3.Connection, owner: str, limit: int, lease_ms: int, now: int, cursor: int) -> list[Outgoing]:
     def run() -> list[Outgoing]:
         claimed = []
         for message_id in due(conn, now, cursor, limit):
             if conn.execute(Q["message_lease"], (owner, now + lease_ms, message_id, now)).fetchone() is None:
                 continue
-            claimed.append(outgoing(conn.execute(Q["message_claimed"], (message_id,)).fetchone(), owner))
+            claimed.append(outgoing_of(conn.execute(Q["message_claimed"], (message_id,)).fetchone(), owner))
         return claimed
 
     return _in_transaction(conn, run)
