@@ -7,7 +7,8 @@ Usage:
 sends single `/events` (or `/bulk-events` of 25) at 32 connections as serve_bench.py does, and
 `py-spy record --subprocesses` samples every thread of every process of the server for the same seconds.
 Printed: wrk's figures, then per process (API worker, processor) its CPU seconds over the run and the top
-functions by self and by total samples (idle samples excluded), from py-spy's collapsed stacks. This is
+functions by self and by total samples of the thread holding the GIL (py-spy --gil: Python's CPU, waits
+excluded), from py-spy's collapsed stacks. This is
 what tells where a request's CPU goes next to the bare app's (bench/bare_app.py), which does the same
 parse and stores nothing.
 """
@@ -18,6 +19,7 @@ import argparse
 import collections
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -30,6 +32,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 import bench  # noqa: E402  (bench.py's helpers: wrk, scripts, the server)
+import serve_bench  # noqa: E402  (the bare app)
 from profile_processor import summarize  # noqa: E402
 
 BULK = 25
@@ -37,7 +40,7 @@ ROLES = {"_api_child": "API worker", "_processor_child": "processor", "_sender_c
 
 
 def server_pid(port: int) -> int:
-    """The pid of the bench server listening on `port` (bench_server.py's command line names it)."""
+    """The pid of the server listening on `port` (bench_server.py's or the bare app's command line)."""
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
@@ -45,7 +48,8 @@ def server_pid(port: int) -> int:
             argv = (entry / "cmdline").read_bytes().split(b"\0")
         except OSError:
             continue
-        if any(a.endswith(b"bench_server.py") for a in argv) and str(port).encode() in argv:
+        ours = any(a.endswith(b"bench_server.py") or a == b"bare_app:app" for a in argv)
+        if ours and str(port).encode() in argv:
             return int(entry.name)
     raise RuntimeError(f"no bench server on port {port}")
 
@@ -63,13 +67,17 @@ def children(pid: int) -> list[int]:
     return found
 
 
+_PROCESS = re.compile(r'process (\d+):"[^"]*";')
+
+
 def split_by_process(raw: Path, out_dir: Path) -> dict[int, Path]:
-    """py-spy's raw lines per process (`process PID:"cmd";thread…;frames… N`), each in a file of its own."""
+    """py-spy's raw lines per process, each in a file of its own. A child's stack starts with its
+    parents' `process PID:"command line";` frames (command lines may hold `;`): the last one names it."""
     lines: dict[int, list[str]] = collections.defaultdict(list)
     for line in raw.read_text().splitlines():
-        if line.startswith("process "):
-            pid = int(line.split(":", 1)[0].removeprefix("process ").strip())
-            lines[pid].append(line)
+        found = _PROCESS.findall(line)
+        if found:
+            lines[int(found[-1])].append(_PROCESS.sub("", line))
     files = {}
     for pid, got in lines.items():
         files[pid] = out_dir / f"{pid}.txt"
@@ -77,12 +85,31 @@ def split_by_process(raw: Path, out_dir: Path) -> dict[int, Path]:
     return files
 
 
+def by_package(stacks: Path) -> str:
+    """Self samples grouped by where the leaf frame's code lives (uvicorn, starlette, openengage's
+    packages, asyncio…): coroutine stacks start mid-way, so totals undercount, but leaves are exact."""
+    own: collections.Counter[str] = collections.Counter()
+    for line in stacks.read_text().splitlines():
+        stack, _, count = line.rpartition(" ")
+        frames = [f for f in stack.split(";") if f and not f.startswith("thread ")]
+        if not frames or not count.isdigit():
+            continue
+        where = frames[-1].rpartition("(")[2].rstrip(")").rsplit(":", 1)[0]
+        parts = where.split("/")
+        key = "/".join(parts[:2]) if parts[0] == "openengage" else parts[0].removesuffix(".py")
+        own[key] += int(count)
+    samples = sum(own.values())
+    lines = ["self %  package or module (leaf frame)"]
+    lines += [f"{100 * n / samples:5.1f}  {k}" for k, n in own.most_common(15)]
+    return "\n".join(lines)
+
+
 def role_of(stacks: Path) -> str:
     text = stacks.read_text()
     for fn, role in ROLES.items():
         if f"{fn} (" in text:
             return role
-    return "serve (supervisor)"
+    return "bare app" if "bare_app.py" in text else "serve (supervisor)"
 
 
 def main() -> None:
@@ -92,6 +119,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=15.0)
     parser.add_argument("--top", type=int, default=25)
     parser.add_argument("--rate", type=int, default=200, help="py-spy samples per second")
+    parser.add_argument("--bare", action="store_true", help="profile the bare app (bench/bare_app.py) instead")
     args = parser.parse_args()
     spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
     with tempfile.TemporaryDirectory(prefix="oe-prof-ingest-") as tmpdir:
@@ -105,13 +133,18 @@ def main() -> None:
         else:
             bodies = [json.dumps({"events": [bench.event(i * BULK + j) for j in range(BULK)]}) for i in range(200)]
             script = bench.lua_script(f"/v1/accounts/{lc}/bulk-events", bodies, key, tmp, "bulk")
-        with bench.server(url, cpus=None, processor=True) as base:
+        serving = serve_bench.bare_server(1) if args.bare else bench.server(url, cpus=None, processor=True)
+        with serving as base:
             bench.run_wrk(base, script, 2, cpus=None)  # warm-up
             root = server_pid(int(base.rsplit(":", 1)[1]))
-            pids = children(root)
+            pids = [root] if args.bare else children(root)
             before = {pid: cpu_seconds(pid) for pid in pids}
             raw = tmp / "stacks.txt"
+            # --gil: only the thread holding the GIL is sampled, so waits (idle executor threads, the event
+            # loop's select, fsyncs) drop out and what is left is Python's CPU; --nonblocking: the process
+            # is never paused for a sample, which would slow it far more.
             cmd = [spy, "record", "--format", "raw", "--rate", str(args.rate), "--threads", "--subprocesses"]
+            cmd += ["--gil", "--nonblocking"]
             cmd += ["--duration", str(round(args.seconds)), "--pid", str(root), "-o", str(raw)]
             spying = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
             time.sleep(0.5)  # py-spy attached before the load starts
@@ -128,9 +161,18 @@ def main() -> None:
               f"p99 {result['p99_ms']} ms (under py-spy: it slows each process a little)")  # fmt: skip
         if not raw.exists():
             raise SystemExit(f"py-spy wrote nothing: {err[-2000:]}")
+        results = HERE / "results"
+        results.mkdir(exist_ok=True)
+        kept = results / f"profile-ingest-{args.kind}{'-bare' if args.bare else ''}.txt"
+        shutil.copyfile(raw, kept)
+        print(f"py-spy's raw stacks: {kept}")
         for pid, stacks in sorted(split_by_process(raw, tmp).items()):
-            cpu = f"{used[pid]:.1f} CPU s over the run" if pid in used else ""
+            cpu = ""
+            if pid in used:
+                per = used[pid] / (float(result["rps"]) * (args.seconds - 1)) * 1e6  # type: ignore[arg-type]
+                cpu = f"{used[pid]:.1f} CPU s over the run, {per:,.0f} µs a request"
             print(f"\n## {role_of(stacks)} (pid {pid}) {cpu}\n")
+            print(by_package(stacks) + "\n")
             print(summarize(stacks, args.top))
 
 
