@@ -50,6 +50,8 @@ async def server_error(request: Request, exc: Exception) -> Response:
     log.exception("unhandled error", exc_info=exc, extra={"action": "server_error"})
     if moengage.owns(request.url.path):
         return moengage.app_error(500, request.method)
+    if gdpr.owns(request.url.path):
+        return gdpr.error(500, "Error: internal server error; nothing was registered.")
     return we.error(500, "Error: internal server error; nothing was queued.")
 
 

@@ -18,6 +18,7 @@ from starlette.routing import BaseRoute, Match, Mount, Route
 from openengage.api import openapi, shapes
 from openengage.api import webengage_schema as we_schema
 from openengage.app import create_app
+from openengage.errors import StoreUnavailable
 from openengage.operations import ApiRoute, Operation, Param, Reply
 from openengage.settings import Settings
 from tests.support import moengage_fixtures as moe_fixtures
@@ -280,6 +281,16 @@ def test_store_unavailable_conforms(sqlite_url: str, document: dict[str, Any]) -
         response = api.client.post(f"/v1/customer/{api.creds.app_id}", json={"customer_id": "u1"}, headers=api.basic())
         conforms(document, "POST", CUSTOMER, response, 503)
         conforms(document, "GET", "/healthz", api.client.get("/healthz"), 503)
+
+
+def test_the_gdpr_apis_503_conforms(api: Harness, document: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
+    async def unreachable(*args: Any) -> Any:
+        raise StoreUnavailable("database unreachable (injected)")
+
+    monkeypatch.setattr(api.store, "gdpr_request", unreachable)
+    gdpr = "/v1/accounts/{license_code}/opengdpr_requests/{request_id}"
+    response = api.client.get(f"/v1/accounts/{api.lc}/opengdpr_requests/r-1", headers=api.auth())
+    conforms(document, "GET", gdpr, response, 503)
 
 
 # ---------------------------------------------------------------- success documents, from rich data

@@ -147,7 +147,7 @@ def broken(api: Harness, monkeypatch: pytest.MonkeyPatch) -> Iterator[Harness]:
     async def fail(*args: Any, **kwargs: Any) -> Any:
         raise StoreUnavailable("database unreachable (injected)")
 
-    for name in ("append", "health", "stats", "profile"):
+    for name in ("append", "health", "stats", "profile", "gdpr_register", "gdpr_request"):
         monkeypatch.setattr(api.store, name, fail)
     yield api
 
@@ -171,6 +171,26 @@ def test_ingest_answers_503_with_retry_after_in_each_dialect(broken: Harness) ->
     assert body["status"] == "fail" and set(body["error"]) == {"type", "message", "request_id"}
     assert body["error"]["type"] == "Service Unavailable"
     assert body["error"]["message"] == "The store is unavailable; nothing was stored. Retry after 5 seconds."
+
+
+def test_the_gdpr_api_answers_503_in_its_own_flat_shape(broken: Harness) -> None:
+    api = broken
+    body = {
+        "subject_request_id": "r-1",
+        "subject_request_type": "erasure",
+        "subject_identities": [{"identity_type": "cuid", "identity_value": "john"}],
+    }
+    r = api.client.post(f"/v1/accounts/{api.lc}/opengdpr_requests", json=body, headers=api.auth())
+    assert r.status_code == 503 and r.headers["Retry-After"] == "5", r.text
+    assert r.json() == {
+        "status": "error",
+        "message": "Error: the store is unavailable; nothing was registered. Retry after 5 seconds.",
+    }
+    r = api.client.get(f"/v1/accounts/{api.lc}/opengdpr_requests/r-1", headers=api.auth())
+    assert r.status_code == 503 and r.json() == {
+        "status": "error",
+        "message": "Error: the store is unavailable; retry after 5 seconds.",
+    }
 
 
 def test_reads_and_moengage_export_answer_503_not_500(broken: Harness) -> None:

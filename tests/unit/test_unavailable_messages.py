@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from openengage.api.unavailable import webengage_message
+from openengage.api import gdpr
+from openengage.api.unavailable import gdpr_message, webengage_message
 from openengage.errors import CommitUnknown, StoreUnavailable
 
 
@@ -18,3 +19,16 @@ def test_ingest_keeps_its_x_request_id_advice() -> None:
     message = webengage_message(CommitUnknown("cut"), "POST", None, 5, "/v1/accounts/~a1/events")
     assert "send an x-request-id header" in message
     assert "nothing was queued" in webengage_message(StoreUnavailable("down"), "POST", None, 5, "/x/transaction")
+
+
+def test_an_unknown_gdpr_commit_says_how_to_find_out() -> None:
+    message = gdpr_message(CommitUnknown("cut"), "POST", 5)
+    assert "may or may not be registered" in message and "subject_request_id (GET)" in message
+    assert "x-request-id" not in message
+
+
+def test_gdpr_paths_are_told_apart() -> None:
+    assert gdpr.owns("/v1/accounts/~a1/opengdpr_requests")
+    assert gdpr.owns("/v1/accounts/~a1/opengdpr_requests/r%2F1")
+    assert not gdpr.owns("/v1/accounts/~a1/users/opengdpr_requests")
+    assert not gdpr.owns("/v1/accounts/~a1/events")

@@ -304,8 +304,21 @@ def _replies(success: Reply, *more: Reply) -> tuple[Reply, ...]:
         *more,
         Reply(401, "The Bearer key is missing, wrong or revoked, or lacks the permissions.", GdprError),
         Reply(429, "Over the account's GDPR limit.", GdprError, headers=_LIMITED),
-        *we.FAILURE_REPLIES,
+        Reply(500, "An unexpected error; nothing was registered.", GdprError),
+        Reply(
+            503,
+            "The store is unavailable; nothing was registered (or, if it failed while committing, the message "
+            "says so).",
+            GdprError,
+            headers=we.RETRY_AFTER,
+        ),
     )
+
+
+def owns(path: str) -> bool:
+    """Whether a URL path is under the GDPR API: its app-wide errors (500, 503) are flat too."""
+    parts = path.split("/", 5)
+    return len(parts) >= 5 and parts[1:3] == ["v1", "accounts"] and parts[4] == "opengdpr_requests"
 
 
 _REQUEST_ID = Param("request_id", "path", "The subject_request_id (URL-encoded).", example="gdpr-1")

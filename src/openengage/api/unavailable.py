@@ -13,7 +13,7 @@ import time
 from starlette.requests import Request
 from starlette.responses import Response
 
-from openengage.api import moengage
+from openengage.api import gdpr, moengage
 from openengage.api import moengage_responses as moe
 from openengage.api import webengage_responses as we
 from openengage.errors import CommitUnknown, StoreUnavailable
@@ -51,6 +51,17 @@ def webengage_message(
     return f"Error: the store is unavailable; nothing was queued. Retry after {retry_after} seconds."
 
 
+def gdpr_message(exc: StoreUnavailable, method: str, retry_after: int) -> str:
+    if isinstance(exc, CommitUnknown):
+        return (
+            "Error: the store stopped answering while committing this request: it may or may not be registered. "
+            "Ask for its subject_request_id (GET) before sending it again: a registered id is refused as not unique."
+        )
+    if method == "GET":
+        return f"Error: the store is unavailable; retry after {retry_after} seconds."
+    return f"Error: the store is unavailable; nothing was registered. Retry after {retry_after} seconds."
+
+
 def moengage_message(exc: StoreUnavailable, retry_after: int) -> str:
     if isinstance(exc, CommitUnknown):
         return (
@@ -69,4 +80,6 @@ async def store_unavailable(request: Request, exc: Exception) -> Response:
         return moe.fail(503, MOENGAGE_TYPE, moengage_message(exc, retry_after), moe.new_request_id(), None, headers)
     fmt = "xml" if request.query_params.get("format", "").lower() == "xml" else "json"
     message = webengage_message(exc, request.method, request.headers.get("x-request-id"), retry_after, request.url.path)
+    if gdpr.owns(request.url.path):  # the GDPR API answers flat, and only JSON
+        return gdpr.error(503, gdpr_message(exc, request.method, retry_after), headers=headers)
     return we.error(503, message, fmt, headers)
