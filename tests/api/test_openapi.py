@@ -224,6 +224,7 @@ USERS = "/v1/accounts/{license_code}/users"
 CUSTOMER = "/v1/customer/{app_id}"
 
 
+@pytest.mark.usefixtures("steady_rate_window")  # a 201 then a 429 in one per-minute window
 def test_webengage_refusals_conform(database_url: str, document: dict[str, Any]) -> None:
     with Harness(database_url, limits={"users": 1}, max_body_bytes=1000) as api:
         post = api.post
@@ -243,6 +244,7 @@ def test_webengage_refusals_conform(database_url: str, document: dict[str, Any])
         conforms(document, "POST", bulk, response, 400)
 
 
+@pytest.mark.usefixtures("steady_rate_window")  # a 201 then a 429 in one per-minute window
 def test_moengage_refusals_conform(database_url: str, document: dict[str, Any]) -> None:
     with Harness(database_url, limits={"moengage-users": 1}) as api:
         url = f"/v1/customer/{api.creds.app_id}"
