@@ -149,11 +149,12 @@ def main() -> None:
             spying = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
             time.sleep(0.5)  # py-spy attached before the load starts
             result: dict[str, object] = {}
-            load = threading.Thread(
-                target=lambda: result.update(bench.run_wrk(base, script, args.seconds - 1, cpus=None))
-            )
+            load_seconds = max(1, round(args.seconds - 1))  # wrk takes whole seconds
+            load = threading.Thread(target=lambda: result.update(bench.run_wrk(base, script, load_seconds, cpus=None)))
             load.start()
             load.join()
+            if "rps" not in result:
+                raise SystemExit("wrk failed (see above)")
             _, err = spying.communicate(timeout=args.seconds + 60)
             used = {pid: cpu_seconds(pid) - before[pid] for pid in pids}
         per = float(result["rps"]) * (BULK if args.kind == "bulk" else 1)  # type: ignore[arg-type]
@@ -169,7 +170,7 @@ def main() -> None:
         for pid, stacks in sorted(split_by_process(raw, tmp).items()):
             cpu = ""
             if pid in used:
-                per = used[pid] / (float(result["rps"]) * (args.seconds - 1)) * 1e6  # type: ignore[arg-type]
+                per = used[pid] / (float(result["rps"]) * load_seconds) * 1e6  # type: ignore[arg-type]
                 cpu = f"{used[pid]:.1f} CPU s over the run, {per:,.0f} µs a request"
             print(f"\n## {role_of(stacks)} (pid {pid}) {cpu}\n")
             print(by_package(stacks) + "\n")

@@ -20,6 +20,7 @@ import contextlib
 import json
 import os
 import re
+import select
 import statistics
 import subprocess
 import sys
@@ -101,8 +102,11 @@ def tail_client(kind: str, base: str, lc: str, seconds: float) -> Iterator[list[
         # Signed in and on the page before the load starts: what is measured is a tab left open on the
         # live tail, not the sign-in (an Argon2id check) or the page's first render.
         assert proc.stdout is not None
-        line = proc.stdout.readline().strip()
-        assert line == READY, (line, proc.stderr.read() if proc.stderr else "")
+        ready, _, _ = select.select([proc.stdout], [], [], 120)  # a client stuck signing in fails the run
+        line = proc.stdout.readline().strip() if ready else "(nothing in 120 s)"
+        if line != READY:
+            proc.kill()
+            raise RuntimeError(f"the tail client did not reach the page: {line}")
         yield report
     finally:
         out, err = proc.communicate(timeout=seconds + 60)

@@ -14,6 +14,7 @@ import pytest
 
 from tests.support import backends
 from tests.support.harness import Harness
+from tests.support.windows import inside_one_window
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -45,6 +46,8 @@ def quick_password_hashing(request: pytest.FixtureRequest, monkeypatch: pytest.M
     from openengage.dashboard import auth
 
     monkeypatch.setattr(auth, "_hasher", PasswordHasher(time_cost=1, memory_cost=8, parallelism=1))
+    auth._dummy_hash.cache_clear()  # made with whichever hasher asked first: with this one from now on
+    request.addfinalizer(auth._dummy_hash.cache_clear)
 
 
 @pytest.fixture
@@ -88,9 +91,6 @@ def api(database_url: str) -> Iterator[Harness]:
 
 @pytest.fixture
 def steady_rate_window() -> None:
-    """Rate limits count per fixed minute: start a test that counts on one window well inside it."""
-    import time
-
-    left = 60 - time.time() % 60
-    if left < 3:
-        time.sleep(left + 0.05)
+    """Rate limits count per fixed minute: start a test that counts on one window well inside it (a test
+    with slow setup of its own calls tests.support.windows.inside_one_window right before counting)."""
+    inside_one_window()

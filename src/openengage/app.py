@@ -37,12 +37,14 @@ SWITCH_INTERVAL = 0.0005
 
 
 async def not_found(request: Request, exc: Exception) -> Response:
-    """404 and 405 in the shape of the dialect the path belongs to (MoEngage's roots, else WebEngage's)."""
+    """404 and 405 in the shape of the API the path belongs to (MoEngage's roots, the GDPR API, else WebEngage's)."""
     status = exc.status_code if isinstance(exc, HTTPException) else 404
     headers = exc.headers if isinstance(exc, HTTPException) else None  # 405 carries Allow
     if moengage.owns(request.url.path):
         return moengage.app_error(status, request.method, headers)
     message = "Error: no such resource." if status == 404 else "Error: method not allowed."
+    if gdpr.owns(request.url.path):  # the GDPR API's answers are flat
+        return gdpr.error(status, message, headers=headers)
     return we.error(status, message, headers=headers)
 
 
@@ -51,7 +53,7 @@ async def server_error(request: Request, exc: Exception) -> Response:
     if moengage.owns(request.url.path):
         return moengage.app_error(500, request.method)
     if gdpr.owns(request.url.path):
-        return gdpr.error(500, "Error: internal server error; nothing was registered.")
+        return gdpr.error(500, "Error: internal server error; nothing was changed.")
     return we.error(500, "Error: internal server error; nothing was queued.")
 
 

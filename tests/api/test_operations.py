@@ -193,6 +193,14 @@ def test_the_gdpr_api_answers_503_in_its_own_flat_shape(broken: Harness) -> None
     }
 
 
+def test_the_gdpr_apis_unknown_paths_and_methods_answer_flat(api: Harness) -> None:
+    r = api.client.put(f"/v1/accounts/{api.lc}/opengdpr_requests", json={}, headers=api.auth())
+    assert r.status_code == 405 and "POST" in r.headers["Allow"]
+    assert r.json() == {"status": "error", "message": "Error: method not allowed."}
+    r = api.client.get(f"/v1/accounts/{api.lc}/opengdpr_requests", headers=api.auth())
+    assert r.status_code == 405 and r.json()["status"] == "error"
+
+
 def test_reads_and_moengage_export_answer_503_not_500(broken: Harness) -> None:
     api = broken
     for path in ("/stats", "/users/john"):

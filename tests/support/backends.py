@@ -32,8 +32,8 @@ def require(backend: str) -> None:
 
 @contextlib.contextmanager
 def fresh_database(backend: str, tmp_path: Path, migrated: bool = True) -> Iterator[str]:
-    """A database of its own: a new SQLite file (not migrated yet), or a PostgreSQL database copied
-    from a migrated template (`migrated=False`: an empty one)."""
+    """A database of its own: SQLite files copied from a migrated template, or a PostgreSQL database
+    copied from a migrated template (`migrated=False`: a new SQLite path / an empty database)."""
     if backend == "sqlite":
         if migrated:
             _copy_sqlite_template(tmp_path)

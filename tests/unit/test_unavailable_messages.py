@@ -23,8 +23,11 @@ def test_ingest_keeps_its_x_request_id_advice() -> None:
 
 def test_an_unknown_gdpr_commit_says_how_to_find_out() -> None:
     message = gdpr_message(CommitUnknown("cut"), "POST", 5)
-    assert "may or may not be registered" in message and "subject_request_id (GET)" in message
+    assert "may or may not be registered" in message and "status (GET)" in message
     assert "x-request-id" not in message
+    assert "may or may not be cancelled" in gdpr_message(CommitUnknown("cut"), "DELETE", 5)
+    assert "nothing was cancelled" in gdpr_message(StoreUnavailable("down"), "DELETE", 5)
+    assert gdpr_message(CommitUnknown("cut"), "GET", 5) == "Error: the store is unavailable; retry after 5 seconds."
 
 
 def test_gdpr_paths_are_told_apart() -> None:

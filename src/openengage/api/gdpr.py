@@ -304,11 +304,11 @@ def _replies(success: Reply, *more: Reply) -> tuple[Reply, ...]:
         *more,
         Reply(401, "The Bearer key is missing, wrong or revoked, or lacks the permissions.", GdprError),
         Reply(429, "Over the account's GDPR limit.", GdprError, headers=_LIMITED),
-        Reply(500, "An unexpected error; nothing was registered.", GdprError),
+        Reply(500, "An unexpected error; nothing was changed.", GdprError),
         Reply(
             503,
-            "The store is unavailable; nothing was registered (or, if it failed while committing, the message "
-            "says so).",
+            "The store is unavailable; nothing was registered or cancelled (or, if it failed while committing, "
+            "the message says so).",
             GdprError,
             headers=we.RETRY_AFTER,
         ),

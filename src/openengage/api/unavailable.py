@@ -52,14 +52,16 @@ def webengage_message(
 
 
 def gdpr_message(exc: StoreUnavailable, method: str, retry_after: int) -> str:
+    """The GDPR API's 503: what happened to a registration (POST), a cancellation (DELETE) or a look-up."""
+    if method == "GET":  # a look-up's commit only counts it against the rate limit
+        return f"Error: the store is unavailable; retry after {retry_after} seconds."
+    what = "cancelled" if method == "DELETE" else "registered"
     if isinstance(exc, CommitUnknown):
         return (
-            "Error: the store stopped answering while committing this request: it may or may not be registered. "
-            "Ask for its subject_request_id (GET) before sending it again: a registered id is refused as not unique."
+            f"Error: the store stopped answering while committing this request: it may or may not be {what}. "
+            "Ask for the request's status (GET) before sending it again."
         )
-    if method == "GET":
-        return f"Error: the store is unavailable; retry after {retry_after} seconds."
-    return f"Error: the store is unavailable; nothing was registered. Retry after {retry_after} seconds."
+    return f"Error: the store is unavailable; nothing was {what}. Retry after {retry_after} seconds."
 
 
 def moengage_message(exc: StoreUnavailable, retry_after: int) -> str:
