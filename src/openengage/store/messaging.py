@@ -13,6 +13,7 @@ log file is attached as `log`).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from openengage import accounts as rules
@@ -43,6 +44,11 @@ def _config_text(kind: str, config: dict[str, Any]) -> str:
     if kind == "email":
         return f"smtp: {config.get('smtp_display', '')}; from: {config.get('from', '')}"
     return f"url: {config.get('url', '')}"
+
+
+def _message_of(r: Sequence[Any]) -> Message:
+    """(id, seq, experiment id, channel, status, detail, next_at, updated_at): a message, its attempts to add."""
+    return Message(int(r[0]), int(r[1]), r[2], r[3], r[4], r[5], [], int(r[6]), int(r[7]))
 
 
 class Messaging(Admin):
@@ -143,28 +149,29 @@ class Messaging(Admin):
         if row is None:
             return None
         tid = int(row[0])
-        attempts: dict[int, list[Attempt]] = {}
-        for message_id, at, outcome, error in await self.ex.all("transaction_attempts", tid):
-            attempts.setdefault(int(message_id), []).append(Attempt(int(at), outcome, error))
-        messages = [
-            Message(int(m[0]), int(m[1]), m[2], m[3], m[4], m[5], attempts.get(int(m[0]), []), int(m[6]), int(m[7]))
-            for m in await self.ex.all("transaction_messages", tid)
-        ]
-        return Transaction(tid, int(row[1]), row[2], row[3], row[4], int(row[5]), int(row[6]), messages)
+        messages: dict[int, Message] = {}
+        for m in await self.ex.all("transaction_messages", tid):  # a message's rows: one per attempt
+            found = messages.get(int(m[0]))
+            if found is None:
+                found = messages[int(m[0])] = _message_of(m[:8])
+            if m[8] is not None:
+                found.attempts.append(Attempt(int(m[8]), m[9], m[10]))
+        return Transaction(tid, int(row[1]), row[2], row[3], row[4], int(row[5]), int(row[6]), list(messages.values()))
 
     async def user_transactions(self, account_id: int, user_id: str, limit: int) -> list[Transaction]:
         rows = await self.ex.all("user_transactions", account_id, user_id, limit)
         if not rows:
             return []
         oldest = min(int(r[0]) for r in rows)
-        attempts: dict[int, list[Attempt]] = {}
-        for message_id, at, outcome, error in await self.ex.all("user_attempts", account_id, user_id, oldest):
-            attempts.setdefault(int(message_id), []).append(Attempt(int(at), outcome, error))
         messages: dict[int, list[Message]] = {}
-        for m in await self.ex.all("user_messages", account_id, user_id, oldest):
-            messages.setdefault(int(m[0]), []).append(
-                Message(int(m[1]), int(m[2]), m[3], m[4], m[5], m[6], attempts.get(int(m[1]), []), int(m[7]), int(m[8]))
-            )
+        seen: dict[int, Message] = {}
+        for m in await self.ex.all("user_messages", account_id, user_id, oldest):  # one row per attempt
+            found = seen.get(int(m[1]))
+            if found is None:
+                found = seen[int(m[1])] = _message_of(m[1:9])
+                messages.setdefault(int(m[0]), []).append(found)
+            if m[9] is not None:
+                found.attempts.append(Attempt(int(m[9]), m[10], m[11]))
         return [
             Transaction(int(r[0]), int(r[1]), r[2], r[3], r[4], int(r[5]), int(r[6]), messages.get(int(r[0]), []))
             for r in rows

@@ -42,6 +42,21 @@ def outgoing_of(row: Sequence[Any], owner: str) -> Outgoing:
     )
 
 
+def txn_row(t: TxnSubmission, now: int, log_id: int) -> tuple[Any, ...]:
+    """The `txn_insert` parameters of an accepted transaction (both backends' queries take this order)."""
+    dedupe_until = now + t.dedupe_ms if t.dedupe_ms else 0
+    return (t.account_id, t.txn_id, t.user_id, t.mode, now, now + t.ttl_ms, dedupe_until, log_id, t.data, t.response)
+
+
+def message_rows(t: TxnSubmission, txn_pk: int, now: int, log_id: int) -> list[tuple[Any, ...]]:
+    """The `message_insert` parameters of a transaction's messages, in their order (`seq`)."""
+    account, expires = t.account_id, now + t.ttl_ms
+    return [
+        (txn_pk, account, seq, m.campaign_id, m.experiment_id, m.channel, m.status, m.detail, now, expires, log_id, now)
+        for seq, m in enumerate(t.messages)
+    ]
+
+
 def as_submission(t: TxnSubmission) -> Submission:
     """The rate-limit view of a transaction: one request on the `transactions` bucket."""
     return Submission(t.account_id, BUCKET, 1, t.limit, b"", t.records)

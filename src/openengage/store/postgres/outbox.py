@@ -14,7 +14,7 @@ from collections.abc import Sequence
 
 from openengage.store import common
 from openengage.store.base import Finish, Outgoing, TxnOutcome, TxnSubmission
-from openengage.store.outbox import BUCKET, TxnAdmission, outgoing_of
+from openengage.store.outbox import BUCKET, TxnAdmission, message_rows, outgoing_of, txn_row
 from openengage.store.postgres import partition
 from openengage.store.postgres.connection import LOCK_REQUEST_ID, Conn, key32, transaction
 from openengage.store.postgres.ingest import _lock_windows
@@ -49,35 +49,11 @@ async def enqueue(conn: Conn, batch: Sequence[TxnSubmission], now: int) -> list[
         outcomes = admission.decide(batch)
         for t in admission.accepted:
             log_id = await _entry(conn, "txn_entry", t.account_id, now, t.records, t.payload)
-            expires = now + t.ttl_ms
-            dedupe_until = now + t.dedupe_ms if t.dedupe_ms else 0
-            cur = await conn.execute(
-                Q["txn_insert"],
-                (t.account_id, t.txn_id, t.user_id, t.mode, now, expires, dedupe_until, log_id, t.data, t.response),
-            )
+            cur = await conn.execute(Q["txn_insert"], txn_row(t, now, log_id))
             row = await cur.fetchone()
             assert row is not None
             async with conn.cursor() as c:
-                await c.executemany(
-                    Q["message_insert"],
-                    [
-                        (
-                            row[0],
-                            t.account_id,
-                            seq,
-                            m.campaign_id,
-                            m.experiment_id,
-                            m.channel,
-                            m.status,
-                            m.detail,
-                            now,
-                            expires,
-                            log_id,
-                            now,
-                        )
-                        for seq, m in enumerate(t.messages)
-                    ],
-                )
+                await c.executemany(Q["message_insert"], message_rows(t, int(row[0]), now, log_id))
         changed = [(window, n, a, b) for (a, b), n in sorted(admission.counters.items()) if (a, b) in used]
         if changed:
             async with conn.cursor() as c:

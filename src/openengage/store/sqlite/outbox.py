@@ -12,7 +12,7 @@ from typing import TypeVar
 
 from openengage.store import common
 from openengage.store.base import Finish, Outgoing, TxnOutcome, TxnSubmission
-from openengage.store.outbox import TxnAdmission, outgoing_of
+from openengage.store.outbox import TxnAdmission, message_rows, outgoing_of, txn_row
 from openengage.store.sql import load_queries
 
 Q = load_queries("openengage.store.sqlite")
@@ -48,32 +48,8 @@ def enqueue(conn: sqlite3.Connection, batch: Sequence[TxnSubmission], now: int) 
         outcomes = admission.decide(batch)
         for t in admission.accepted:
             log_id = int(conn.execute(Q["txn_entry"], (t.account_id, now, t.records, t.payload)).fetchone()[0])
-            expires = now + t.ttl_ms
-            dedupe_until = now + t.dedupe_ms if t.dedupe_ms else 0
-            tid = conn.execute(
-                Q["txn_insert"],
-                (t.account_id, t.txn_id, t.user_id, t.mode, now, expires, dedupe_until, log_id, t.data, t.response),
-            ).fetchone()[0]
-            conn.executemany(
-                Q["message_insert"],
-                [
-                    (
-                        tid,
-                        t.account_id,
-                        seq,
-                        m.campaign_id,
-                        m.experiment_id,
-                        m.channel,
-                        m.status,
-                        m.detail,
-                        now,
-                        expires,
-                        log_id,
-                        now,
-                    )
-                    for seq, m in enumerate(t.messages)
-                ],
-            )
+            tid = conn.execute(Q["txn_insert"], txn_row(t, now, log_id)).fetchone()[0]
+            conn.executemany(Q["message_insert"], message_rows(t, int(tid), now, log_id))
         if admission.counters:
             conn.executemany(Q["window_put"], [(a, b, window, n) for (a, b), n in admission.counters.items()])
         return outcomes

@@ -589,12 +589,11 @@ SELECT id, account_id, txn_id, user_id, mode, received_at, expires_at FROM log.t
 WHERE account_id = ? AND txn_id = ? ORDER BY id DESC LIMIT 1;
 
 -- name: transaction_messages
-SELECT id, seq, experiment_id, channel, status, detail, next_at, updated_at FROM log.messages
-WHERE transaction_id = ? ORDER BY seq;
-
--- name: transaction_attempts
-SELECT a.message_id, a.at, a.outcome, a.error FROM log.message_attempts a
-JOIN log.messages m ON m.id = a.message_id WHERE m.transaction_id = ? ORDER BY a.message_id, a.n;
+-- A transaction's messages, each with its attempts (NULLs for a message without any), in one statement:
+-- one snapshot, so a message's status and its attempts always agree (they are committed together).
+SELECT m.id, m.seq, m.experiment_id, m.channel, m.status, m.detail, m.next_at, m.updated_at, a.at, a.outcome, a.error
+FROM log.messages m LEFT JOIN log.message_attempts a ON a.message_id = m.id
+WHERE m.transaction_id = ? ORDER BY m.seq, a.n;
 
 -- name: user_transactions
 -- (account, user, limit): the user's newest transactions (GDPR portability).
@@ -602,15 +601,13 @@ SELECT id, account_id, txn_id, user_id, mode, received_at, expires_at FROM log.t
 WHERE account_id = ? AND user_id = ? ORDER BY id DESC LIMIT ?;
 
 -- name: user_messages
--- (account, user, oldest transaction id): the messages of those transactions.
-SELECT m.transaction_id, m.id, m.seq, m.experiment_id, m.channel, m.status, m.detail, m.next_at, m.updated_at
+-- (account, user, oldest transaction id): the messages of those transactions, each with its attempts
+-- (NULLs for none), in one statement: one snapshot, as transaction_messages.
+SELECT m.transaction_id, m.id, m.seq, m.experiment_id, m.channel, m.status, m.detail, m.next_at, m.updated_at,
+       a.at, a.outcome, a.error
 FROM log.transactions t JOIN log.messages m ON m.transaction_id = t.id
-WHERE t.account_id = ? AND t.user_id = ? AND t.id >= ? ORDER BY m.transaction_id, m.seq;
-
--- name: user_attempts
-SELECT a.message_id, a.at, a.outcome, a.error
-FROM log.transactions t JOIN log.messages m ON m.transaction_id = t.id JOIN log.message_attempts a ON a.message_id = m.id
-WHERE t.account_id = ? AND t.user_id = ? AND t.id >= ? ORDER BY a.message_id, a.n;
+LEFT JOIN log.message_attempts a ON a.message_id = m.id
+WHERE t.account_id = ? AND t.user_id = ? AND t.id >= ? ORDER BY m.transaction_id, m.seq, a.n;
 
 -- name: gdpr_block
 -- (account, user, account, user, now): why the user may not be messaged: a restriction, or an erasure
