@@ -57,9 +57,10 @@ def test_metrics_are_the_node_totals_with_two_workers_and_the_processor(tmp_path
             assert r.status_code == 201
         route = "/v1/accounts/{license_code}/events"
         deadline = time.monotonic() + 30
-        while True:
+        while True:  # each worker writes its request counts once a second (api/observe.py)
             text = httpx.get(f"{server.base}/metrics").text
-            if metric(text, "openengage_processor_pending_records") == 0 or time.monotonic() > deadline:
+            settled = metric(text, "openengage_http_requests_total", route=route, status="201") == sent
+            if (settled and metric(text, "openengage_processor_pending_records") == 0) or time.monotonic() > deadline:
                 break
             time.sleep(0.1)
         for _ in range(10):  # whichever worker answers, the figures are the same totals

@@ -5,19 +5,21 @@ from __future__ import annotations
 import contextlib
 import logging
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
-from starlette.routing import BaseRoute
+from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp
 
+from openengage import metrics
 from openengage.api import business, gdpr, moengage, openapi, read, transactions, webengage
 from openengage.api import webengage_responses as we
 from openengage.api.auth import AuthCache
+from openengage.api.lane import IngestLane
 from openengage.api.observe import HEALTHZ, METRICS, Observe, healthz, metrics_endpoint
 from openengage.api.refusals import RefusalLog
 from openengage.api.services import Services
@@ -63,10 +65,14 @@ async def client_gone(request: Request, exc: Exception) -> Response:
 
 
 class App(Starlette):
-    """Starlette with `Observe` (metrics, connection hygiene) outside its error middleware."""
+    """Starlette with `Observe` (metrics, connection hygiene) outside its error middleware, and the ingest
+    routes dispatched by `IngestLane` ahead of Starlette's router (the hot path; api/lane.py)."""
+
+    lane: Sequence[Route] = ()
 
     def build_middleware_stack(self) -> ASGIApp:
-        return Observe(super().build_middleware_stack())
+        stack = super().build_middleware_stack()
+        return Observe(IngestLane(stack, self.lane, self.exception_handlers, self.router) if self.lane else stack)
 
 
 def create_app(settings: Settings | None = None) -> Starlette:
@@ -102,6 +108,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             await committer.stop()
             await refusals.stop()
             await store.close()
+            metrics.flush()  # the last second's request counts (api/observe.py)
 
     # Every API route is an ApiRoute carrying its documentation: GET /openapi.json is built from this list.
     routes: list[BaseRoute] = [ApiRoute("/healthz", healthz, methods=["GET"], operations=HEALTHZ)]
@@ -114,7 +121,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     routes.append(ApiRoute("/metrics", metrics_endpoint, methods=["GET"], operations=METRICS))
     routes.append(ApiRoute(openapi.PATH, openapi.endpoint, methods=["GET"], operations=openapi.OPERATION))
     routes += dashboard.routes()  # GET / redirects to /dashboard/; everything else under /dashboard/
-    return App(
+    app = App(
         routes=routes,
         lifespan=lifespan,
         exception_handlers={
@@ -126,3 +133,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             ClientDisconnect: client_gone,
         },
     )
+    # The ingest routes of both dialects: POST only, and ahead of every other route that takes POST, so
+    # the lane's first match is the router's (tests/unit/test_lane.py).
+    app.lane = [*webengage.routes, *moengage.routes]
+    return app

@@ -12,8 +12,11 @@ not here: they are facts of the store, read when `/metrics` is scraped (`backlog
 
 from __future__ import annotations
 
+import bisect
 import os
-from collections.abc import Iterable
+import weakref
+from collections.abc import Iterable, Sequence
+from typing import Protocol
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily, Metric
@@ -81,6 +84,38 @@ MESSAGE_ATTEMPTS = Counter(
 )
 
 
+def observe_many(child: Histogram, values: Sequence[float]) -> None:
+    """`child.observe(v)` for every value, with one write per bucket touched instead of two per value (in
+    multiprocess mode each write locks and updates a memory-mapped file). Uses the histogram's own
+    fields, as its `observe` does (prometheus-client is pinned; tests/unit/test_metrics.py compares the
+    two ways)."""
+    bounds = child._upper_bounds
+    counts = [0] * len(bounds)
+    for value in values:
+        counts[bisect.bisect_left(bounds, value)] += 1  # the first bound >= value, as `observe` finds it
+    child._sum.inc(sum(values))
+    for index, count in enumerate(counts):
+        if count:
+            child._buckets[index].inc(count)
+
+
+class Buffered(Protocol):
+    def flush(self) -> None: ...
+
+
+_buffers: weakref.WeakSet[Buffered] = weakref.WeakSet()
+
+
+def buffered(owner: Buffered) -> None:
+    """Register what keeps counts in memory between flushes: `exposition` flushes it first."""
+    _buffers.add(owner)
+
+
+def flush() -> None:
+    for owner in list(_buffers):
+        owner.flush()
+
+
 def multiprocess() -> bool:
     return bool(os.environ.get(MULTIPROC_ENV))
 
@@ -108,7 +143,9 @@ class _Fixed(Collector):
 
 def exposition(extra: Iterable[Metric] = ()) -> bytes:
     """The text format of every metric: this process's (or, under `serve`, every process's summed)
-    values, followed by `extra` families read at scrape time."""
+    values, followed by `extra` families read at scrape time. This process's buffered counts are
+    written first; another worker's reach the files within a second (api/observe.py)."""
+    flush()
     if multiprocess():
         registry = CollectorRegistry()
         MultiProcessCollector(registry)  # type: ignore[no-untyped-call]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import uuid
 
 import pytest
@@ -91,6 +92,21 @@ def test_uuid7_is_time_ordered_and_unique() -> None:
     u = uuid.UUID(uuid7(1_700_000_000_123))
     assert u.version == 7 and u.variant == uuid.RFC_4122
     assert u.int >> 80 == 1_700_000_000_123
+
+
+def test_uuid7_in_a_forked_child_never_repeats_the_parents_ids() -> None:
+    uuid7(1)  # the parent's pool of random bytes is filled
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover (the child)
+        os.write(write, "".join(uuid7(1) for _ in range(5)).encode())
+        os._exit(0)
+    os.waitpid(pid, 0)
+    child = os.read(read, 4096).decode()
+    os.close(read)
+    os.close(write)
+    parent = "".join(uuid7(1) for _ in range(5))
+    assert len(child) == len(parent) == 5 * 36 and child != parent
 
 
 def test_campaign_ids_and_mode() -> None:
