@@ -31,10 +31,11 @@ from typing import Any
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-import bare_app  # noqa: E402
-import bench  # noqa: E402
 import orjson  # noqa: E402
 import uvloop  # noqa: E402
+
+import bare_app  # noqa: E402
+import bench  # noqa: E402
 
 App = Callable[[dict[str, Any], Any, Any], Awaitable[None]]
 CONCURRENCY = 32
