@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from starlette.datastructures import Headers
 from starlette.requests import ClientDisconnect, Request
 
 
@@ -10,14 +9,23 @@ class TooLarge(Exception):
     pass
 
 
-def is_json(headers: Headers) -> bool:
-    media = headers.get("content-type", "").split(";", 1)[0].strip().lower()
+def header(request: Request, name: bytes) -> str | None:
+    """The first value of the header `name` (in lower case, as ASGI servers give names), read from the
+    scope: what `request.headers.get` answers at a tenth of its cost (~3 µs a lookup; ingest reads four)."""
+    for key, value in request.scope["headers"]:
+        if key == name:
+            return value.decode("latin-1")  # type: ignore[no-any-return]
+    return None
+
+
+def is_json(content_type: str | None) -> bool:
+    media = (content_type or "").split(";", 1)[0].strip().lower()
     return media == "application/json" or (media.startswith("application/") and media.endswith("+json"))
 
 
 async def read_body(request: Request, limit: int) -> bytes:
     """The body, refusing anything over `limit` bytes before reading it all."""
-    declared = request.headers.get("content-length")
+    declared = header(request, b"content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
         raise TooLarge
     # ASGI messages read directly: Starlette's request.stream() (an async generator) costs a few µs more

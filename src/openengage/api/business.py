@@ -27,7 +27,7 @@ from starlette.responses import Response
 
 from openengage.accounts import Account
 from openengage.api import webengage_responses as we
-from openengage.api.body import TooLarge, is_json, read_body
+from openengage.api.body import TooLarge, header, is_json, read_body
 from openengage.api.guard import NUL_TEXT, describe, nul_path
 from openengage.api.read import CURSOR, LIMIT, READ_REPLIES, listing, page_args, read_route
 from openengage.api.services import Services, services
@@ -226,7 +226,7 @@ def write_route(bucket: str, handle: Handler) -> Callable[[Request], Awaitable[R
         except Refused as refused:
             return refused.response
         headers = known_headers(svc, account, bucket)
-        if not is_json(request.headers):
+        if not is_json(header(request, b"content-type")):
             return we.error(415, "Error: Content-Type must be application/json.", fmt, headers)
         try:
             body = await read_body(request, svc.settings.max_body_bytes)

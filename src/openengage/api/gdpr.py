@@ -31,7 +31,7 @@ from openengage.accounts import Account, Actor
 from openengage.api import shapes
 from openengage.api import webengage_responses as we
 from openengage.api.auth import bearer_token
-from openengage.api.body import TooLarge, is_json, read_body
+from openengage.api.body import TooLarge, header, is_json, read_body
 from openengage.api.guard import NUL_TEXT, describe, nul_path
 from openengage.api.read import AnyPath  # noqa: F401  (registers the `anypath` convertor)
 from openengage.api.services import Services, services
@@ -123,7 +123,7 @@ class GdprRequestIn(msgspec.Struct, kw_only=True):
 
 async def _caller(request: Request, svc: Services) -> tuple[Account, Actor]:
     account = await authenticate(request, "json", svc, error)
-    principal = await svc.auth.principal(bearer_token(request.headers.get("authorization")) or "")
+    principal = await svc.auth.principal(bearer_token(header(request, b"authorization")) or "")
     address = request.client.host if request.client else "unknown"
     return account, Actor.for_member(principal.email if principal else "api", address)
 
@@ -181,7 +181,7 @@ async def register(request: Request) -> Response:
         account, actor = await _caller(request, svc)
     except Refused as refused:
         return refused.response
-    if not is_json(request.headers):
+    if not is_json(header(request, b"content-type")):
         return error(415, "Error: Content-Type must be application/json.", headers=known_headers(svc, account, BUCKET))
     try:
         body = await read_body(request, svc.settings.max_body_bytes)

@@ -15,6 +15,7 @@ tests/unit/test_lane.py checks the lane picks the route the router would.
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
@@ -36,6 +37,8 @@ class IngestLane:
         # Routes by method, in order; each takes only the methods it was declared with (no HEAD: no GET).
         self.routes: dict[str, list[Route]] = {}
         for route in routes:
+            if not inspect.iscoroutinefunction(route.endpoint):  # Starlette would run it on a thread
+                raise ValueError(f"the ingest lane takes async endpoints only, not {route.path}'s")
             for method in route.methods or ():
                 self.routes.setdefault(method, []).append(route)
         self.by_class = {key: h for key, h in handlers.items() if isinstance(key, type)}

@@ -24,7 +24,7 @@ from openengage.accounts import Account, key_matches
 from openengage.api import moengage_errors as err
 from openengage.api import moengage_responses as moe
 from openengage.api import moengage_schema as schema
-from openengage.api.body import TooLarge, is_json, read_body
+from openengage.api.body import TooLarge, header, is_json, read_body
 from openengage.api.moengage_attributes import export_user, moengage_id, profile_id_of
 from openengage.api.moengage_errors import Invalid
 from openengage.api.services import Services, services
@@ -84,9 +84,8 @@ def app_id_param(request: Request) -> str:
 
 async def authenticate(request: Request, svc: Services) -> Account:
     app_id = app_id_param(request)
-    headers = request.headers
-    user, secret = basic_credentials(headers.get("authorization"))
-    header_key = headers.get("moe-appkey")
+    user, secret = basic_credentials(header(request, b"authorization"))
+    header_key = header(request, b"moe-appkey")
     if header_key is not None and header_key.strip() != user:
         raise err.APPKEY_HEADER_MISMATCH()
     if user != app_id:
@@ -112,10 +111,10 @@ def check_account(account: Account | None, secret: str) -> Account:
 
 
 async def read_json(request: Request) -> dict[str, Any]:
-    headers = request.headers
-    if not headers.get("content-type", "").strip():
+    content_type = header(request, b"content-type")
+    if not (content_type or "").strip():
         raise err.CONTENT_TYPE_MISSING()
-    if not is_json(headers):
+    if not is_json(content_type):
         raise err.UNSUPPORTED_MEDIA()
     try:
         body = await read_body(request, schema.MAX_BODY_BYTES)
@@ -187,7 +186,7 @@ def endpoint_of(request: Request) -> str:
 
 def client_request_id(request: Request) -> str | None:
     """The client's x-request-id, when usable as a trace id (the Data API has no de-duplication by it)."""
-    value = request.headers.get("x-request-id")
+    value = header(request, b"x-request-id")
     return value if value and len(value) <= MAX_REQUEST_ID and "\x00" not in value else None
 
 

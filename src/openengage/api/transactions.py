@@ -27,7 +27,7 @@ from openengage.accounts import Account
 from openengage.api import shapes
 from openengage.api import transaction_schema as schema
 from openengage.api import webengage_responses as we
-from openengage.api.body import TooLarge, is_json, read_body
+from openengage.api.body import TooLarge, header, is_json, read_body
 from openengage.api.read import READ_REPLIES, read_route
 from openengage.api.services import Services, services
 from openengage.api.webengage import (
@@ -116,7 +116,7 @@ async def _trigger(request: Request, codes: list[str] | None, mode: str) -> Resp
         fmt = response_format(request)
         account = await authenticate(request, fmt, svc)
         headers = known_headers(svc, account, BUCKET)
-        if not is_json(request.headers):
+        if not is_json(header(request, b"content-type")):
             return we.error(415, "Error: Content-Type must be application/json.", fmt, headers)
         try:
             raw = await read_body(request, svc.settings.max_body_bytes)

@@ -17,7 +17,7 @@ from starlette.responses import Response
 from openengage.accounts import Account, can_authenticate_rest
 from openengage.api import webengage_responses as we
 from openengage.api.auth import bearer_token
-from openengage.api.body import TooLarge, is_json, read_body
+from openengage.api.body import TooLarge, header, is_json, read_body
 from openengage.api.guard import NUL_TEXT
 from openengage.api.services import Services, services
 from openengage.api.transaction_schema import uuid7
@@ -81,7 +81,7 @@ async def authenticate(
     def unauthorized(message: str) -> Refused:
         return Refused(error(401, message, fmt), account.id, message)
 
-    token = bearer_token(request.headers.get("authorization"))
+    token = bearer_token(header(request, b"authorization"))
     if token is None:
         raise unauthorized("Error: Unauthorized: send the header Authorization: Bearer <YOUR_API_KEY>.")
     principal = await svc.auth.principal(token)
@@ -149,8 +149,7 @@ def endpoint(bucket: str, parse: Parser, path: str) -> Callable[[Request], Await
             if refused.account_id is not None and svc.refusals is not None:
                 svc.refusals.note(refused.account_id, path, 401, refused.message, None, None)
             return refused.response
-        headers = request.headers
-        request_id = headers.get("x-request-id") or None
+        request_id = header(request, b"x-request-id") or None
 
         def refuse(
             status: int, message: str, out: dict[str, str], body: bytes | None = None, errors: Any = None
@@ -159,7 +158,7 @@ def endpoint(bucket: str, parse: Parser, path: str) -> Callable[[Request], Await
                 svc.refusals.note(account.id, path, status, message, body, request_id)
             return we.error(status, message, fmt, out, errors)
 
-        if not is_json(headers):
+        if not is_json(header(request, b"content-type")):
             return refuse(415, "Error: Content-Type must be application/json.", known_headers(svc, account, bucket))
         limit_bytes = svc.settings.max_body_bytes
         try:
