@@ -71,6 +71,8 @@ class App(Starlette):
     lane: Sequence[Route] = ()
 
     def build_middleware_stack(self) -> ASGIApp:
+        if self.lane and self.user_middleware:
+            raise ValueError("the ingest lane bypasses user middleware: add none, or no lane")
         stack = super().build_middleware_stack()
         return Observe(IngestLane(stack, self.lane, self.exception_handlers, self.router) if self.lane else stack)
 
@@ -102,13 +104,13 @@ def create_app(settings: Settings | None = None) -> Starlette:
         try:
             yield {}
         finally:
+            metrics.flush()  # the last second's request counts (api/observe.py)
             await dashboard.stop()
             await auth.stop()
             await txns.stop()
             await committer.stop()
             await refusals.stop()
             await store.close()
-            metrics.flush()  # the last second's request counts (api/observe.py)
 
     # Every API route is an ApiRoute carrying its documentation: GET /openapi.json is built from this list.
     routes: list[BaseRoute] = [ApiRoute("/healthz", healthz, methods=["GET"], operations=HEALTHZ)]

@@ -98,9 +98,11 @@ def test_uuid7_in_a_forked_child_never_repeats_the_parents_ids() -> None:
     uuid7(1)  # the parent's pool of random bytes is filled
     read, write = os.pipe()
     pid = os.fork()
-    if pid == 0:  # pragma: no cover (the child)
-        os.write(write, "".join(uuid7(1) for _ in range(5)).encode())
-        os._exit(0)
+    if pid == 0:  # pragma: no cover (the child: never returns into pytest)
+        try:
+            os.write(write, "".join(uuid7(1) for _ in range(5)).encode())
+        finally:
+            os._exit(0)
     os.waitpid(pid, 0)
     child = os.read(read, 4096).decode()
     os.close(read)

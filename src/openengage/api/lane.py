@@ -7,10 +7,14 @@ those layers do, for these routes only:
 - the first route (in the app's order) whose pattern matches the path and that takes the method, with
   `route`, `endpoint`, `router` and `path_params` set in the scope as the router sets them;
 - an exception raised by the endpoint goes to the app's handler for its class (or for its status code,
-  for an HTTPException); any other is answered by the app's 500 handler and then re-raised, as
-  ServerErrorMiddleware does (`Observe`, outside, keeps the connection usable).
-Everything else (other methods, other paths, a `root_path`) goes through Starlette unchanged.
-tests/unit/test_lane.py checks the lane picks the route the router would.
+  for an HTTPException); any other, or one raised while answering, is answered by the app's 500
+  handler unless a response had started, and then re-raised, as ServerErrorMiddleware does (`Observe`,
+  outside, keeps the connection usable).
+Everything else (other methods, other paths, a `root_path`) goes through Starlette unchanged. The lane
+skips what would sit between Starlette and the endpoint, so the app must have no user middleware and
+the lane's routes no route middleware (App checks the first; ingest routes have none).
+tests/unit/test_lane.py checks the lane picks the route the router would and answers every kind of
+error as Starlette does.
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 Handler = Callable[[Request, Exception], Awaitable[Response]]
 
@@ -41,9 +45,14 @@ class IngestLane:
                 raise ValueError(f"the ingest lane takes async endpoints only, not {route.path}'s")
             for method in route.methods or ():
                 self.routes.setdefault(method, []).append(route)
-        self.by_class = {key: h for key, h in handlers.items() if isinstance(key, type)}
-        self.by_status = {key: h for key, h in handlers.items() if isinstance(key, int)}
-        self.server_error = self.by_status.get(500) or self.by_class.get(Exception)
+        for handler in handlers.values():
+            if not inspect.iscoroutinefunction(handler):
+                raise ValueError(f"the ingest lane awaits exception handlers: {handler!r} is not async")
+        # As Starlette splits them: 500 and Exception belong to ServerErrorMiddleware, the rest to
+        # ExceptionMiddleware (an HTTPException(500) is its plain answer, not the 500 handler's).
+        self.by_class = {key: h for key, h in handlers.items() if isinstance(key, type) and key is not Exception}
+        self.by_status = {key: h for key, h in handlers.items() if isinstance(key, int) and key != 500}
+        self.server_error = handlers.get(500) or handlers.get(Exception)
 
     def match(self, scope: Scope) -> tuple[Route, dict[str, Any]] | None:
         """The route and path parameters of a request for the lane, else None."""
@@ -74,23 +83,34 @@ class IngestLane:
         if self.router is not None:
             scope["router"] = self.router
         request = Request(scope, receive, send)
+        started = False
+
+        async def sender(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
         try:
-            response = await route.endpoint(request)
-        except Exception as exc:
-            handler = self._handler(exc)
-            if handler is None:
-                if self.server_error is not None:
-                    await (await self.server_error(request, exc))(scope, receive, send)
-                raise
-            response = await handler(request, exc)
-        await response(scope, receive, send)
+            try:
+                response = await route.endpoint(request)
+            except Exception as exc:  # ExceptionMiddleware's part
+                handler = self._handler(exc)
+                if handler is None:
+                    raise
+                response = await handler(request, exc)
+            await response(scope, receive, sender)
+        except Exception as exc:  # ServerErrorMiddleware's part: answer 500 if nothing was sent, re-raise
+            if not started and self.server_error is not None:
+                await (await self.server_error(request, exc))(scope, receive, send)
+            raise
 
     def _handler(self, exc: Exception) -> Handler | None:
         if isinstance(exc, HTTPException):
             found = self.by_status.get(exc.status_code)
             return found if found is not None else _http_exception
         for cls in type(exc).__mro__:
-            if cls in self.by_class and cls is not Exception:
+            if cls in self.by_class:
                 return self.by_class[cls]
         return None
 

@@ -43,7 +43,8 @@ class TxnRequest:
 
 class _RandomPool:
     """os.urandom() bytes fetched 4,000 at a time: the system call per id cost ~10 µs a request on the
-    event loop (bench/asgi_cost.py); one call now serves 400 ids."""
+    event loop (bench/asgi_cost.py); one call now serves 400 ids. Not thread-safe: the event loop's
+    thread is its only caller."""
 
     def __init__(self) -> None:
         self.data, self.at = b"", 0
