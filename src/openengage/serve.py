@@ -152,7 +152,7 @@ async def _run_processor(settings: Settings, burst: bool) -> int:
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
         await asyncio.gather(
-            worker.run(store, stop, settings.batch_records, settings.poll_interval),
+            worker.run(store, stop, settings.batch_records, settings.poll_interval, settings.linger),
             eraser.run(store, stop),
             retention.run(store, stop, settings.outbox_retention_days),
         )

@@ -34,6 +34,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("batch_records", 2000, "Most records the processor applies in one transaction."),
     Setting("group_commit_records", 2000, "Most records one ingest-log commit carries."),
     Setting("poll_interval", 0.05, "Seconds the idle processor waits before looking for new work."),
+    Setting("linger", 0.025, "Seconds the processor waits after a claim of under half a batch, to gather more."),
     Setting("pool_min", 2, "PostgreSQL: connections each process keeps open."),
     Setting("pool_max", 10, "PostgreSQL: most connections each process opens."),
     Setting("log_level", "info", "Log level: debug, info, warning or error."),
@@ -95,6 +96,7 @@ class Settings:
     batch_records: int = 2000
     group_commit_records: int = 2000
     poll_interval: float = 0.05
+    linger: float = 0.025
     pool_min: int = 2
     pool_max: int = 10
     log_level: str = "info"

@@ -167,12 +167,19 @@ class Worker:
             if n is None:
                 return
 
-    async def run(self, stop: asyncio.Event, poll_interval: float) -> None:
-        """Process until `stop` is set: every lane, and log maintenance every MAINTAIN_EVERY seconds."""
-        lanes = [self._lane(stop, poll_interval) for _ in range(self.store.processing_lanes)]
+    async def run(self, stop: asyncio.Event, poll_interval: float, linger: float = 0.0) -> None:
+        """Process until `stop` is set: every lane, and log maintenance every MAINTAIN_EVERY seconds.
+
+        `linger`: seconds a lane waits after a claim that applied less than half a batch, so the next
+        claim gathers more. A claim has a fixed cost (its transaction and fsync, a dozen statements,
+        the loads) that a trickle of small claims pays per handful of records: under steady single-event
+        ingest `serve`'s processor spent ~190 µs of CPU a record that way, on the cores the API needs.
+        A backlog still gets full claims back to back; the latency of a record rises by at most `linger`.
+        """
+        lanes = [self._lane(stop, poll_interval, linger) for _ in range(self.store.processing_lanes)]
         await asyncio.gather(*lanes, self._maintain(stop))
 
-    async def _lane(self, stop: asyncio.Event, poll_interval: float) -> None:
+    async def _lane(self, stop: asyncio.Event, poll_interval: float, linger: float) -> None:
         contention = unavailable = 0
         while not stop.is_set():
             try:
@@ -203,6 +210,8 @@ class Worker:
             contention = unavailable = 0
             if n is None:
                 await _sleep(stop, poll_interval)
+            elif linger and n < self.batch_records // 2:
+                await _sleep(stop, linger)
 
     async def _maintain(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
@@ -224,11 +233,11 @@ async def drain(store: Store, batch_records: int = 2000, planner: Planner | None
     return await Worker(store, batch_records, planner).drain()
 
 
-async def run(store: Store, stop: asyncio.Event, batch_records: int, poll_interval: float) -> None:
+async def run(store: Store, stop: asyncio.Event, batch_records: int, poll_interval: float, linger: float = 0.0) -> None:
     worker = Worker(store, batch_records)
     started = time.monotonic()
     log.info("processor started", extra={"action": "processor_start"})
-    await worker.run(stop, poll_interval)
+    await worker.run(stop, poll_interval, linger)
     log.info(
         "processor stopped after %d records (%d dead letters) in %.0f s",
         worker.applied,
