@@ -138,20 +138,19 @@ async def _call(app: App) -> tuple[Any, ...]:
     return start.get("status"), sorted(headers), body, raised
 
 
-@pytest.mark.parametrize(
-    "outcome",
-    [
-        Response(b"ok"),
-        StoreUnavailable("the store is down"),
-        ClientDisconnect(),
-        HTTPException(404),
-        HTTPException(418),
-        HTTPException(500),
-        RuntimeError("a bug"),
-        _SendFails(b"x"),
-    ],
-    ids=repr,
-)
+OUTCOMES = {
+    "a response": Response(b"ok"),
+    "StoreUnavailable": StoreUnavailable("the store is down"),
+    "ClientDisconnect": ClientDisconnect(),
+    "HTTPException 404": HTTPException(404),
+    "HTTPException 418": HTTPException(418),
+    "HTTPException 500": HTTPException(500),
+    "a bug": RuntimeError("a bug"),
+    "sending fails": _SendFails(b"x"),
+}
+
+
+@pytest.mark.parametrize("outcome", list(OUTCOMES.values()), ids=list(OUTCOMES))  # stable ids (xdist)
 def test_the_lane_answers_every_outcome_as_starlette_does(outcome: Any) -> None:
     RAISED["outcome"] = outcome
     assert asyncio.run(_call(_app(lane=True))) == asyncio.run(_call(_app(lane=False)))
