@@ -28,6 +28,7 @@ class Receiver:
         self.port = port or free_port()
         self.bodies: list[dict[str, Any]] = []
         self.refused = 0  # requests whose signature did not verify
+        self.answered: list[int] = []  # every status answered, in order
         self.status = 200
         self.lock = threading.Lock()
         self._server: ThreadingHTTPServer | None = None
@@ -56,6 +57,7 @@ class Receiver:
                         status = receiver.status
                         if status == 200:
                             receiver.bodies.append(json.loads(body))
+                    receiver.answered.append(status)
                 self.send_response(status)
                 self.send_header("Content-Length", "0")
                 self.end_headers()
