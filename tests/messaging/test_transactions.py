@@ -252,8 +252,10 @@ def test_retries_until_the_smtp_server_is_back(m: Messaging, sink: SmtpSink) -> 
     m.send()
     doc = data(m.status(txn["txnId"]))
     assert doc["status"] == "queued"
-    (attempt,) = doc["messages"][0]["attempts"]
-    assert attempt["outcome"] == "failed" and "SMTP" in attempt["error"]
+    # One attempt, or more when that attempt took longer than the test sender's short retry pause (a
+    # slow machine): the same drain then finds the message due again.
+    attempts = doc["messages"][0]["attempts"]
+    assert attempts and all(a["outcome"] == "failed" and "SMTP" in a["error"] for a in attempts)
     sink.start()
     deadline = time.monotonic() + 20
     while not sink.messages and time.monotonic() < deadline:
@@ -261,8 +263,9 @@ def test_retries_until_the_smtp_server_is_back(m: Messaging, sink: SmtpSink) -> 
         m.send()
     assert len(sink.wait(1)) == 1
     doc = data(m.status(txn["txnId"]))
-    assert doc["status"] == "sent" and [a["outcome"] for a in doc["messages"][0]["attempts"]] == ["failed", "sent"]
-    assert names(m.api) == ["email_sent", "email_queued"]  # one failed attempt is no email_failed
+    outcomes = [a["outcome"] for a in doc["messages"][0]["attempts"]]
+    assert doc["status"] == "sent" and outcomes == ["failed"] * (len(outcomes) - 1) + ["sent"] and len(outcomes) >= 2
+    assert names(m.api) == ["email_sent", "email_queued"]  # failed attempts that were retried are no email_failed
 
 
 def test_a_permanent_smtp_refusal_fails_at_once(m: Messaging, sink: SmtpSink) -> None:
