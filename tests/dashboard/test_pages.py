@@ -6,6 +6,7 @@ import base64
 import re
 import time
 
+import pytest
 from bs4 import BeautifulSoup
 
 from openengage import accounts as rules
@@ -20,6 +21,10 @@ from tests.support.harness import Harness
 
 def soup_of(r: object) -> BeautifulSoup:
     assert r.status_code == 200, (r.status_code, r.text[:500])  # type: ignore[attr-defined]
+    return BeautifulSoup(r.text, "html.parser")  # type: ignore[attr-defined]
+
+
+def soup_of_any(r: object) -> BeautifulSoup:
     return BeautifulSoup(r.text, "html.parser")  # type: ignore[attr-defined]
 
 
@@ -109,7 +114,7 @@ def test_key_last_use_is_remembered_without_a_write_per_request(board: Harness, 
 def test_generate_new_key_shows_it_once_and_the_old_one_stops(board: Harness, owner: Visitor) -> None:
     old = board.creds.api_key
     assert board.get("/stats", key=old).status_code == 200
-    r = owner.submit(account_url(board.lc, "integrations/rest-api/generate"))
+    r = owner.generate(account_url(board.lc, "integrations/rest-api"))
     new = shown_once(r)
     assert new != old and "only time it is shown" in r.text
     until(lambda: board.get("/stats", key=old).status_code == 401)  # the poller drops caches within a second
@@ -129,7 +134,7 @@ def test_generate_new_key_shows_it_once_and_the_old_one_stops(board: Harness, ow
 
 def test_a_member_generates_only_their_own_key(board: Harness, signed_in: object) -> None:
     integrator = signed_in("custom:update_integrations")  # type: ignore[operator]
-    r = integrator.submit(account_url(board.lc, "integrations/rest-api/generate"))
+    r = integrator.generate(account_url(board.lc, "integrations/rest-api"))
     assert shown_once(r)
     keys = {k.member: k for k in board.call(board.store.list_keys, board.creds.account_id) if k.revoked_at is None}
     assert board.get("/stats").status_code == 200  # the owner's key is untouched
@@ -154,13 +159,45 @@ def test_data_api_page_and_generate_new_key(board: Harness, owner: Visitor) -> N
     assert soup.find(id="app-id").get_text() == board.creds.app_id
     old = board.creds.data_api_key
     assert moengage_status(board, old) == 200
-    new = shown_once(owner.submit(account_url(board.lc, "integrations/data-api/generate")))
+    new = shown_once(owner.generate(account_url(board.lc, "integrations/data-api")))
     assert new != old
     until(lambda: moengage_status(board, old) == 401)
     assert moengage_status(board, new) == 200
     assert new not in owner.get(account_url(board.lc, "integrations/data-api")).text
     entry = board.call(board.store.audit, board.creds.account_id, 1, None).items[0]
     assert (entry.action, entry.actor) == ("account.rotate_data_key", board.creds.owner_email)
+
+
+@pytest.mark.parametrize(("page", "works"), [("rest-api", "/stats"), ("data-api", "moengage")])
+def test_a_generate_form_sent_again_changes_nothing(board: Harness, owner: Visitor, page: str, works: str) -> None:
+    """A reload of the page that showed a new key sends its form again: that must not revoke the key
+    just shown (the user may have copied it already). The second send answers 409 and says why."""
+    url = account_url(board.lc, f"integrations/{page}")
+    form = owner.generate_form(url)
+    new = shown_once(owner.submit(url + "/generate", form))
+
+    def usable(key: str) -> bool:
+        if works == "moengage":
+            return moengage_status(board, key) == 200
+        return board.get(works, key=key).status_code == 200
+
+    audit_before = board.call(board.store.audit, board.creds.account_id, 100, None).items
+    again = owner.submit(url + "/generate", form)  # what the browser's reload sends
+    assert again.status_code == 409, again.text[:300]
+    text = soup_of_any(again).get_text(" ")
+    assert "no key was generated" in text and new not in again.text
+    assert soup_of_any(again).select_one(".secret input") is None
+    assert board.call(board.store.audit, board.creds.account_id, 100, None).items == audit_before
+    time.sleep(1.2)  # past the config poll: had the key changed, every node would have dropped it by now
+    assert usable(new)
+    for forged in ({}, {"replaces": "none"}, {"replaces": "x" * 999}):
+        assert owner.submit(url + "/generate", forged).status_code == 409
+    assert usable(new)
+    # the page's current form replaces the key just shown
+    newer = shown_once(owner.generate(url))
+    assert newer != new
+    until(lambda: not usable(new))
+    assert usable(newer)
 
 
 # ---------------------------------------------------------------- team

@@ -20,6 +20,7 @@ from tests.support.harness import Harness
 
 PRESETS = ["admin", "manager", "custom", *(f"custom:{p}" for p in rules.PERMISSIONS)]
 _CSRF_FIELD = re.compile(r'name="csrf_token" value="([0-9a-f]+)"')
+_REPLACES_FIELD = re.compile(r'name="replaces" value="([^"]+)"')
 
 
 class Visitor(TestClient):
@@ -40,6 +41,17 @@ class Visitor(TestClient):
         found = _CSRF_FIELD.search(r.text)
         assert found, f"no CSRF field on {path}: {r.status_code} {r.text[:300]}"
         return found.group(1)
+
+    def generate_form(self, page: str) -> dict[str, str]:
+        """The fields of a key page's generate form as the page renders them (the key it replaces)."""
+        r = self.get(page)
+        found = _REPLACES_FIELD.search(r.text)
+        assert found, f"no generate form on {page}: {r.status_code} {r.text[:300]}"
+        return {"replaces": found.group(1)}
+
+    def generate(self, page: str) -> Any:
+        """Press a key page's Generate button: the form as the page has it, sent to `page`/generate."""
+        return self.submit(page + "/generate", self.generate_form(page))
 
     def submit(self, path: str, data: dict[str, Any] | None = None, *, csrf: str | None = None) -> Any:
         """POST a form with the session's CSRF token (or the one given; "" sends none)."""

@@ -11,6 +11,7 @@ from typing import Any
 
 import httpx2 as httpx
 import pytest
+from playwright.sync_api import expect
 
 from tests.dashboard.browser.conftest import OWNER, DashboardServer, sign_in
 from tests.support.browser import screenshot
@@ -31,13 +32,14 @@ def test_the_sign_in_page(browser: Any, dashboard_server: DashboardServer) -> No
     page = context.new_page()
     page.goto(dashboard_server.base + "/")  # GET / -> /dashboard/ -> the sign-in page
     assert "/dashboard/login" in page.url
-    assert page.get_by_label("Email").is_visible() and page.get_by_label("Password").is_visible()
-    assert page.get_by_role("button", name="Sign in").is_visible()
+    expect(page.get_by_label("Email")).to_be_visible()
+    expect(page.get_by_label("Password")).to_be_visible()
+    expect(page.get_by_role("button", name="Sign in")).to_be_visible()
     screenshot(page, "login")
     page.get_by_label("Email").fill(OWNER)
     page.get_by_label("Password").fill("not the password")
     page.get_by_role("button", name="Sign in").click()
-    assert page.get_by_text("The email or password is wrong.").is_visible()
+    expect(page.get_by_text("The email or password is wrong.")).to_be_visible()
     context.close()
 
 
@@ -48,13 +50,13 @@ def test_the_first_run_link_signs_the_owner_in_once(browser: Any, dashboard_serv
     page.goto(link)
     page.get_by_role("button", name="Sign in").click()
     page.wait_for_url(re.compile(r".*/dashboard/accounts/.*"))
-    assert page.get_by_role("heading", name="Overview").is_visible()
+    expect(page.get_by_role("heading", name="Overview")).to_be_visible()
     context.close()
     again = browser.new_context()
     page = again.new_page()
     page.goto(link)
     page.get_by_role("button", name="Sign in").click()
-    assert page.get_by_text("This sign-in link is not valid").is_visible()
+    expect(page.get_by_text("This sign-in link is not valid")).to_be_visible()
     again.close()
 
 
@@ -69,9 +71,9 @@ def test_overview(signed_in_page: Any) -> None:
         client.post(f"/v1/accounts/{lc}/users", json={"userId": "u0", "attributes": {"we_hidden": 1}})
         wait_processed(client, lc, key)
     signed_in_page.reload()
-    assert signed_in_page.locator(".counters").get_by_text("Events").is_visible()
-    assert signed_in_page.get_by_role("img", name=re.compile("per minute")).is_visible()
-    assert signed_in_page.get_by_role("heading", name="Latest rejections").is_visible()
+    expect(signed_in_page.locator(".counters").get_by_text("Events")).to_be_visible()
+    expect(signed_in_page.get_by_role("img", name=re.compile("per minute"))).to_be_visible()
+    expect(signed_in_page.get_by_role("heading", name="Latest rejections")).to_be_visible()
     screenshot(signed_in_page, "overview")
 
 
@@ -90,8 +92,12 @@ def test_generate_a_key_and_use_it_over_http(signed_in_page: Any) -> None:
     body = {"userId": "browser-user", "firstName": "Web"}
     assert httpx.post(url, json=body, headers={"Authorization": f"Bearer {new}"}).status_code == 201
     poll(lambda: httpx.post(url, json=body, headers={"Authorization": f"Bearer {old}"}).status_code == 401, 2.0)
+    # A reload re-sends the form: nothing is generated, the key just shown keeps working.
     page.reload()
+    page.get_by_text("no key was generated").wait_for(state="visible", timeout=5000)
     assert new not in page.content()  # shown once
+    time.sleep(1.2)  # past the nodes' config poll: a revoked key would be refused by now
+    assert httpx.post(url, json=body, headers={"Authorization": f"Bearer {new}"}).status_code == 201
 
 
 def test_generate_a_data_api_key(signed_in_page: Any) -> None:
@@ -120,18 +126,18 @@ def test_add_a_member(signed_in_page: Any) -> None:
     page.get_by_label("Email", exact=True).fill("ann@acme.test")
     page.get_by_label("Role", exact=True).select_option("manager")
     page.get_by_role("button", name="Add member").click()
-    assert page.get_by_text("Member ann@acme.test added.").is_visible()
+    expect(page.get_by_text("Member ann@acme.test added.")).to_be_visible()
     assert page.locator(".secret input").input_value()
     row = page.get_by_role("row", name=re.compile("ann@acme.test"))
-    assert row.get_by_role("cell", name="manager", exact=True).is_visible()
+    expect(row.get_by_role("cell", name="manager", exact=True)).to_be_visible()
     screenshot(page, "team")
 
 
 def test_the_audit_log(signed_in_page: Any) -> None:
     page = signed_in_page
     page.get_by_role("link", name="Audit log").click()
-    assert page.get_by_role("cell", name="key.issue").first.is_visible()
-    assert page.get_by_role("cell", name="127.0.0.1").first.is_visible()  # the client's address
+    page.get_by_role("cell", name="key.issue").first.wait_for(state="visible", timeout=5000)  # navigation done
+    expect(page.get_by_role("cell", name="127.0.0.1").first).to_be_visible()  # the client's address
     screenshot(page, "audit")
 
 
@@ -144,7 +150,7 @@ def test_sign_out(browser: Any, dashboard_server: DashboardServer) -> None:
     assert cookie["httpOnly"] and cookie["sameSite"] == "Lax"
     page.get_by_role("button", name="Sign out").click()
     page.wait_for_url(re.compile(r".*/dashboard/login.*"))
-    assert page.get_by_text("You are signed out.").is_visible()
+    expect(page.get_by_text("You are signed out.")).to_be_visible()
     page.goto(overview)
     assert "/dashboard/login" in page.url
     # the old cookie, replayed, is dead too (the session ended on the server)
@@ -161,10 +167,13 @@ def test_no_console_errors_and_no_outside_requests(browser: Any, dashboard_serve
     requests: list[str] = []
     page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
     page.on("request", lambda r: requests.append(r.url))
+    failed: list[tuple[int, str]] = []  # what a console's "Failed to load resource" does not name
+    page.on("response", lambda r: failed.append((r.status, r.url)) if r.status >= 400 else None)
     sign_in(page, dashboard_server.base)
     for name in ("REST API", "Data API", "Team", "Audit log", "Overview"):
         page.get_by_role("link", name=name, exact=True).click()
         page.wait_for_load_state()
+    assert failed == []  # the favicon included: every page names one (a 404 for /favicon.ico otherwise)
     assert errors == []
     assert all(url.startswith(dashboard_server.base) for url in requests), requests
     context.close()

@@ -13,6 +13,7 @@ from typing import Any
 
 import httpx2 as httpx
 import pytest
+from playwright.sync_api import expect
 
 from tests.dashboard.browser.conftest import DashboardServer
 from tests.support.browser import screenshot
@@ -94,24 +95,24 @@ def test_search_users_and_open_a_profile(signed_in_page: Any, people: DashboardS
     page.get_by_label("Search users").fill("GRACE@navy")  # a beginning of the email, any case of A-Z
     page.get_by_role("button", name="Search").click()
     row = page.get_by_role("row", name=re.compile("grace.h"))
-    assert row.get_by_role("cell", name=re.compile("email: grace@navy.example")).is_visible()
+    expect(row.get_by_role("cell", name=re.compile("email: grace@navy.example"))).to_be_visible()
     screenshot(page, "users")
     page.get_by_label("Search users").fill("cobol")  # an element of an array attribute
     page.get_by_role("button", name="Search").click()
-    assert page.get_by_role("row", name=re.compile("attributes.Tags: cobol")).is_visible()
+    expect(page.get_by_role("row", name=re.compile("attributes.Tags: cobol"))).to_be_visible()
     page.get_by_label("Search users").fill("visitor-7f3a")  # an anonymous id, now grace's
     page.get_by_role("button", name="Search").click()
     page.get_by_role("link", name="grace.h").click()
     page.wait_for_url(re.compile(r".*/users/grace\.h$"))
-    assert page.get_by_role("heading", name="User profile").is_visible()
+    expect(page.get_by_role("heading", name="User profile")).to_be_visible()
     for heading in ("Attributes", "Anonymous ids and merges", "Channels", "Devices", "Events", "Dropped data"):
-        assert page.get_by_role("heading", name=heading, exact=True).is_visible()
-    assert page.get_by_role("row", name=re.compile(r"Plan\s+Gold\s+String")).is_visible()
-    assert page.get_by_role("row", name=re.compile(r"Email\s+reachable")).is_visible()
-    assert page.get_by_role("row", name=re.compile(r"WhatsApp\s+not reachable")).is_visible()
-    assert page.get_by_text("visitor-7f3a").first.is_visible()
-    assert page.get_by_role("row", name=re.compile("type_conflict")).first.is_visible()  # Seats: "many"
-    assert page.get_by_role("row", name=re.compile("Viewed Product")).is_visible()  # merged from the visitor
+        expect(page.get_by_role("heading", name=heading, exact=True)).to_be_visible()
+    expect(page.get_by_role("row", name=re.compile(r"Plan\s+Gold\s+String"))).to_be_visible()
+    expect(page.get_by_role("row", name=re.compile(r"Email\s+reachable"))).to_be_visible()
+    expect(page.get_by_role("row", name=re.compile(r"WhatsApp\s+not reachable"))).to_be_visible()
+    expect(page.get_by_text("visitor-7f3a").first).to_be_visible()
+    expect(page.get_by_role("row", name=re.compile("type_conflict")).first).to_be_visible()  # Seats: "many"
+    expect(page.get_by_role("row", name=re.compile("Viewed Product"))).to_be_visible()  # merged from the visitor
     screenshot(page, "profile")
 
 
@@ -119,14 +120,14 @@ def test_an_event_arrives_on_the_live_tail(signed_in_page: Any, people: Dashboar
     page = signed_in_page
     page.get_by_role("link", name="Live events").click()
     log = page.get_by_role("log")
-    assert log.is_visible()
-    assert page.get_by_role("button", name="Pause").is_visible()  # the script runs (CSP allows our file)
+    expect(log).to_be_visible()
+    expect(page.get_by_role("button", name="Pause")).to_be_visible()  # the script runs (CSP allows our file)
     before = log.locator("li").count()
     send(people, "/events", {"userId": "ada.l", "eventName": "Checked Out", "eventData": {"Total": 42}})
     arrived = log.locator("li", has_text="Checked Out")
     arrived.wait_for(timeout=15_000)  # no reload: the page's script fetched it
     assert log.locator("li").count() == before + 1
-    assert arrived.get_by_role("link", name="ada.l").is_visible()
+    expect(arrived.get_by_role("link", name="ada.l")).to_be_visible()
     screenshot(page, "events")
     # filtered by user: only that user's events, and new ones of others do not show
     page.get_by_label("User").fill("grace.h")
@@ -138,16 +139,16 @@ def test_an_event_arrives_on_the_live_tail(signed_in_page: Any, people: Dashboar
 def test_the_data_catalogue_and_data_quality(signed_in_page: Any, people: DashboardServer) -> None:
     page = signed_in_page
     page.get_by_role("link", name="Data", exact=True).click()
-    assert page.get_by_role("heading", name="User attributes").is_visible()
-    assert page.get_by_role("row", name=re.compile(r"^Plan\s+String")).is_visible()
-    assert page.get_by_role("row", name=re.compile(r"^Added To Cart\s+\d+")).is_visible()
+    expect(page.get_by_role("heading", name="User attributes")).to_be_visible()
+    expect(page.get_by_role("row", name=re.compile(r"^Plan\s+String"))).to_be_visible()
+    expect(page.get_by_role("row", name=re.compile(r"^Added To Cart\s+\d+"))).to_be_visible()
     screenshot(page, "data")
     page.get_by_role("link", name="Data quality").click()
-    assert page.get_by_role("heading", name=re.compile("type_conflict")).is_visible()
-    assert page.get_by_role("row", name=re.compile("attributes.we_internal")).is_visible()
+    expect(page.get_by_role("heading", name=re.compile("type_conflict"))).to_be_visible()
+    expect(page.get_by_role("row", name=re.compile("attributes.we_internal"))).to_be_visible()
     screenshot(page, "data-quality")
     page.get_by_role("row", name=re.compile(r"eventData\.Price")).get_by_role("link").click()
-    assert page.get_by_role("row", name=re.compile("free")).is_visible()
+    expect(page.get_by_role("row", name=re.compile("free"))).to_be_visible()
 
 
 def test_the_debugger_and_a_trace_from_the_live_tail(signed_in_page: Any, people: DashboardServer) -> None:
@@ -162,21 +163,21 @@ def test_the_debugger_and_a_trace_from_the_live_tail(signed_in_page: Any, people
     row = page.get_by_role("log").locator("li", has_text="Upgraded")
     row.get_by_role("link", name="Trace").click()
     page.wait_for_url(re.compile(r".*/requests/[0-9a-f-]{36}$"))
-    assert page.get_by_role("heading", name="Request trace").is_visible()
+    expect(page.get_by_role("heading", name="Request trace")).to_be_visible()
     for heading in ("Profiles", "Events stored", "Dropped and truncated"):
-        assert page.get_by_role("heading", name=heading, exact=True).is_visible()
-    assert page.get_by_text(re.compile(r"lag \d+ ms")).is_visible()
-    assert page.get_by_role("row", name=re.compile("reserved_prefix")).is_visible()
-    assert page.get_by_role("link", name="ada.l").is_visible()
+        expect(page.get_by_role("heading", name=heading, exact=True)).to_be_visible()
+    expect(page.get_by_text(re.compile(r"lag \d+ ms"))).to_be_visible()
+    expect(page.get_by_role("row", name=re.compile("reserved_prefix"))).to_be_visible()
+    expect(page.get_by_role("link", name="ada.l")).to_be_visible()
     screenshot(page, "trace")
     page.get_by_role("link", name="Debugger", exact=True).first.click()
     deadline = time.monotonic() + 10  # refusals are written once a second, off the request's path
     while not page.get_by_role("row", name=re.compile(r"400")).count():
         assert time.monotonic() < deadline
         page.reload()
-    assert page.get_by_role("row", name=re.compile(r"400.*userId")).first.is_visible()
+    expect(page.get_by_role("row", name=re.compile(r"400.*userId")).first).to_be_visible()
     accepted = page.get_by_role("row", name=re.compile(r"201")).first
-    assert accepted.get_by_role("link", name="Trace").is_visible()
+    expect(accepted.get_by_role("link", name="Trace")).to_be_visible()
     screenshot(page, "debugger")
     accepted.get_by_role("link", name="Trace").click()
-    assert page.get_by_role("heading", name="Request trace").is_visible()
+    expect(page.get_by_role("heading", name="Request trace")).to_be_visible()

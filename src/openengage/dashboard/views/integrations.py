@@ -1,8 +1,15 @@
 """Integrations: the WebEngage REST API page (license code, base URL, the member's own key) and the
 MoEngage Data API page (app id, Data API key). Generating a key shows it once; the old one stops working
-on every node within a second (the change bumps the config version every API node polls)."""
+on every node within a second (the change bumps the config version every API node polls).
+
+Each generate form names the key it replaces (`replaces`). A browser's reload or back-and-resubmit sends
+the form again: without that check it would revoke the key the page had just shown, which the user may
+already have copied into a client. A form whose key is no longer current changes nothing and says so.
+"""
 
 from __future__ import annotations
+
+import hashlib
 
 from starlette.responses import Response
 
@@ -23,14 +30,41 @@ async def _my_key(ctx: Context) -> ApiKey | None:
     return chosen[-1] if chosen else None
 
 
-async def _rest_page(ctx: Context, new_key: str | None = None, status: int = 200) -> Response:
+def _rest_version(key: ApiKey | None) -> str:
+    """What a REST generate form replaces: the member's active key (its creation time and last four
+    characters, both shown on the page already), or none."""
+    if key is None or key.revoked_at is not None:
+        return "none"
+    return f"{key.created_at}-{key.hint[-4:]}"
+
+
+async def _data_version(ctx: Context) -> str:
+    """What a Data API generate form replaces: a digest of the stored hash (never the hash itself), read
+    from the store rather than the one-second config cache so that a quick reload sees the new key."""
+    account = await ctx.store.account_by_license(ctx.license_code)
+    stored = account.data_api_key_hash if account is not None else None
+    if stored is None:
+        return "none"
+    return hashlib.sha256(b"openengage data key form:" + stored.encode()).hexdigest()[:16]
+
+
+STALE_FORM = (
+    "This form was sent again (a reload or the back button): no key was generated. The key shown before "
+    "is the current one; generate again to replace it."
+)
+
+
+async def _rest_page(ctx: Context, new_key: str | None = None, status: int = 200, error: str | None = None) -> Response:
+    key = await _my_key(ctx)
     return ctx.render(
         "rest_api.html",
         status,
         title="REST API",
         base_url=_base_url(ctx),
-        key=await _my_key(ctx),
+        key=key,
+        replaces=_rest_version(key),
         new_key=new_key,
+        error=error,
     )
 
 
@@ -42,16 +76,32 @@ async def rest_api(ctx: Context) -> Response:
 @page("integrations/rest-api/generate", UPDATE_INTEGRATIONS, methods=("POST",))
 async def rest_api_generate(ctx: Context) -> Response:
     """A new key for the signed-in member, shown in this response only; the old one is revoked with it."""
+    if ctx.field("replaces") != _rest_version(await _my_key(ctx)):
+        return await _rest_page(ctx, status=409, error=STALE_FORM)
     key = await ctx.store.issue_key(ctx.account_id, ctx.member.email, actor=ctx.actor)
     return await _rest_page(ctx, new_key=key)
 
 
 @page("integrations/data-api", UPDATE_INTEGRATIONS, nav="Data API")
 async def data_api(ctx: Context) -> Response:
-    return ctx.render("data_api.html", title="Data API", base_url=_base_url(ctx), new_key=None)
+    return await _data_page(ctx)
+
+
+async def _data_page(ctx: Context, new_key: str | None = None, status: int = 200, error: str | None = None) -> Response:
+    return ctx.render(
+        "data_api.html",
+        status,
+        title="Data API",
+        base_url=_base_url(ctx),
+        replaces=await _data_version(ctx),
+        new_key=new_key,
+        error=error,
+    )
 
 
 @page("integrations/data-api/generate", UPDATE_INTEGRATIONS, methods=("POST",))
 async def data_api_generate(ctx: Context) -> Response:
+    if ctx.field("replaces") != await _data_version(ctx):
+        return await _data_page(ctx, status=409, error=STALE_FORM)
     key = await ctx.store.rotate_data_api_key(ctx.account_id, actor=ctx.actor)
-    return ctx.render("data_api.html", title="Data API", base_url=_base_url(ctx), new_key=key)
+    return await _data_page(ctx, new_key=key)
