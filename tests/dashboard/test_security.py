@@ -105,6 +105,16 @@ def test_static_files_are_served_and_are_ours(anonymous: Visitor) -> None:
         assert "http:" not in text and "https:" not in text and "@import" not in text
 
 
+def test_every_page_names_the_favicon_and_it_is_served(board: Harness, owner: Visitor, anonymous: Visitor) -> None:
+    """Without a named icon browsers ask for /favicon.ico, a 404 on every first visit."""
+    for page in (anonymous.get("/dashboard/login"), owner.get(account_url(board.lc, ""))):
+        icon = BeautifulSoup(page.text, "html.parser").select_one('link[rel="icon"]')
+        assert icon is not None and icon["href"] == "/dashboard/static/favicon.svg"
+    svg = anonymous.get("/dashboard/static/favicon.svg")
+    assert svg.status_code == 200 and svg.headers["content-type"].startswith("image/svg+xml")
+    assert "<script" not in svg.text and "http:" not in svg.text.replace("http://www.w3.org/2000/svg", "")
+
+
 # ---------------------------------------------------------------- CSRF: refusals change nothing
 
 

@@ -77,12 +77,27 @@ def test_overview(signed_in_page: Any) -> None:
     screenshot(signed_in_page, "overview")
 
 
+# Submits the form twice and counts the submissions the page's script let through (then stops each).
+ONCE_PROBE = """form => {
+  let through = 0;
+  form.addEventListener("submit", (event) => { if (!event.defaultPrevented) through++; event.preventDefault(); });
+  form.requestSubmit();
+  form.requestSubmit();
+  return through;
+}"""
+
+
 def test_generate_a_key_and_use_it_over_http(signed_in_page: Any) -> None:
     server: DashboardServer = signed_in_page.oe
     lc, old = server.first_run["license_code"], server.first_run["api_key"]
     page = signed_in_page
     page.get_by_role("link", name="REST API").click()
     assert page.locator("#license-code").inner_text() == lc
+    # The form goes once (data-once): a double-click's second request would be refused with a 409, and
+    # the browser would show that instead of the new key. Counted here without sending anything.
+    sent = page.locator("form[action$='/generate']").evaluate(ONCE_PROBE)
+    assert sent == 1
+    page.reload()  # a GET: nothing was sent
     page.get_by_role("button", name="Generate new key").click()
     new = page.locator(".secret input").input_value()
     assert new and new != old
@@ -94,7 +109,7 @@ def test_generate_a_key_and_use_it_over_http(signed_in_page: Any) -> None:
     poll(lambda: httpx.post(url, json=body, headers={"Authorization": f"Bearer {old}"}).status_code == 401, 2.0)
     # A reload re-sends the form: nothing is generated, the key just shown keeps working.
     page.reload()
-    page.get_by_text("no key was generated").wait_for(state="visible", timeout=5000)
+    expect(page.get_by_text("no key was generated")).to_be_visible()
     assert new not in page.content()  # shown once
     time.sleep(1.2)  # past the nodes' config poll: a revoked key would be refused by now
     assert httpx.post(url, json=body, headers={"Authorization": f"Bearer {new}"}).status_code == 201
@@ -136,7 +151,7 @@ def test_add_a_member(signed_in_page: Any) -> None:
 def test_the_audit_log(signed_in_page: Any) -> None:
     page = signed_in_page
     page.get_by_role("link", name="Audit log").click()
-    page.get_by_role("cell", name="key.issue").first.wait_for(state="visible", timeout=5000)  # navigation done
+    expect(page.get_by_role("cell", name="key.issue").first).to_be_visible()
     expect(page.get_by_role("cell", name="127.0.0.1").first).to_be_visible()  # the client's address
     screenshot(page, "audit")
 
@@ -167,13 +182,13 @@ def test_no_console_errors_and_no_outside_requests(browser: Any, dashboard_serve
     requests: list[str] = []
     page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
     page.on("request", lambda r: requests.append(r.url))
-    failed: list[tuple[int, str]] = []  # what a console's "Failed to load resource" does not name
+    failed: list[tuple[int, str]] = []  # the URL a console's "Failed to load resource" does not name
     page.on("response", lambda r: failed.append((r.status, r.url)) if r.status >= 400 else None)
     sign_in(page, dashboard_server.base)
     for name in ("REST API", "Data API", "Team", "Audit log", "Overview"):
         page.get_by_role("link", name=name, exact=True).click()
         page.wait_for_load_state()
-    assert failed == []  # the favicon included: every page names one (a 404 for /favicon.ico otherwise)
+    assert failed == []
     assert errors == []
     assert all(url.startswith(dashboard_server.base) for url in requests), requests
     context.close()

@@ -21,4 +21,22 @@ function setUpCopyButtons() {
   }
 }
 
-document.addEventListener("DOMContentLoaded", setUpCopyButtons);
+// Forms marked <form data-once> are sent once: a double-click would send a second request, whose answer
+// the browser shows instead of the first one's (a generate-key form's second request is refused, and the
+// new key from the first would never be seen). The server refuses a repeat anyway; this keeps the answer.
+function setUpOnceForms() {
+  for (const form of document.querySelectorAll("form[data-once]")) {
+    form.addEventListener("submit", (event) => {
+      if (form.dataset.sent) {
+        event.preventDefault();
+        return;
+      }
+      form.dataset.sent = "1";
+    });
+  }
+}
+
+document.addEventListener("DOMContentLoaded", () => {
+  setUpCopyButtons();
+  setUpOnceForms();
+});

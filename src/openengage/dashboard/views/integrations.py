@@ -17,6 +17,11 @@ from openengage.accounts import UPDATE_INTEGRATIONS
 from openengage.dashboard.pages import Context, page
 from openengage.store.base import ApiKey
 
+STALE_FORM = (
+    "The key changed after this page was loaded (this form was sent again, by a reload or the back button, "
+    "or someone else changed the key): no key was generated. If you did not see a new key, generate again."
+)
+
 
 def _base_url(ctx: Context) -> str:
     return str(ctx.request.base_url).rstrip("/")
@@ -48,12 +53,6 @@ async def _data_version(ctx: Context) -> str:
     return hashlib.sha256(b"openengage data key form:" + stored.encode()).hexdigest()[:16]
 
 
-STALE_FORM = (
-    "This form was sent again (a reload or the back button): no key was generated. The key shown before "
-    "is the current one; generate again to replace it."
-)
-
-
 async def _rest_page(ctx: Context, new_key: str | None = None, status: int = 200, error: str | None = None) -> Response:
     key = await _my_key(ctx)
     return ctx.render(
@@ -82,11 +81,6 @@ async def rest_api_generate(ctx: Context) -> Response:
     return await _rest_page(ctx, new_key=key)
 
 
-@page("integrations/data-api", UPDATE_INTEGRATIONS, nav="Data API")
-async def data_api(ctx: Context) -> Response:
-    return await _data_page(ctx)
-
-
 async def _data_page(ctx: Context, new_key: str | None = None, status: int = 200, error: str | None = None) -> Response:
     return ctx.render(
         "data_api.html",
@@ -97,6 +91,11 @@ async def _data_page(ctx: Context, new_key: str | None = None, status: int = 200
         new_key=new_key,
         error=error,
     )
+
+
+@page("integrations/data-api", UPDATE_INTEGRATIONS, nav="Data API")
+async def data_api(ctx: Context) -> Response:
+    return await _data_page(ctx)
 
 
 @page("integrations/data-api/generate", UPDATE_INTEGRATIONS, methods=("POST",))
