@@ -22,6 +22,7 @@ from tests.support.server import Server, cli, wait_processed
 
 pytestmark = pytest.mark.slow
 SEQ = itertools.count()
+PY_SPY = str(Path(sys.executable).with_name("py-spy"))  # a test dependency, next to the venv's python
 
 
 def load(base: str, lc: str, key: str, acked: list[int], answered: list[int], stop: threading.Event) -> None:
@@ -38,6 +39,26 @@ def load(base: str, lc: str, key: str, acked: list[int], answered: list[int], st
             answered.append(r.status_code)
             if r.status_code == 201:
                 acked.append(seq)
+
+
+def stacks_of_group(pgid: int) -> str:
+    """Every thread's Python stack in a process group (py-spy dump), to say where a shutdown hangs."""
+    pids = [p.name for p in Path("/proc").iterdir() if p.name.isdigit() and _pgid(int(p.name)) == pgid]
+    dumps = []
+    for pid in pids:
+        try:
+            done = subprocess.run([PY_SPY, "dump", "--pid", pid], capture_output=True, text=True, timeout=20)
+            dumps.append(done.stdout + done.stderr)
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            dumps.append(f"{pid}: py-spy dump failed: {exc}")
+    return "\n".join(dumps)
+
+
+def _pgid(pid: int) -> int | None:
+    try:
+        return os.getpgid(pid)
+    except OSError:
+        return None
 
 
 def stored_seqs(base: str, lc: str, key: str) -> list[int]:
@@ -84,7 +105,10 @@ def test_sigterm_under_load_answers_in_flight_requests_and_exits_0(
         os.killpg(server.proc.pid, signal.SIGTERM)
     else:  # `kill PID`: serve passes it on
         os.kill(server.proc.pid, signal.SIGTERM)
-    status = server.proc.wait(timeout=15)
+    try:
+        status = server.proc.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        pytest.fail(f"serve still running 15 s after SIGTERM\n{stacks_of_group(server.proc.pid)}\n{server.output()}")
     took = time.monotonic() - signalled
     stop.set()
     for c in clients:
@@ -152,3 +176,29 @@ def test_a_port_outside_1_to_65535_is_refused(tmp_path: Path, port: str) -> None
         f"Error: Setting 'port' has value '{port}'. Use a TCP port from 1 to 65535."
     ]
     assert not (tmp_path / "openengage.db").exists()
+
+
+_SUPERVISOR = """
+import sys
+from openengage import serve
+serve.SUPERVISE_EVERY = 0.0005  # many wake-ups a second: a handler that locked would meet the lock held
+stop = serve.StopRequest()
+stop.install()
+print("ready", flush=True)
+sys.exit(serve._supervise([], stop))
+"""
+
+
+def test_the_supervisor_stops_on_sigterm_whenever_it_lands(tmp_path: Path) -> None:
+    """serve's signal handler only sets a flag: a SIGTERM at any point of the supervisor's loop stops it
+    (a handler taking a lock the loop holds would hang `serve` for good)."""
+    for attempt in range(8):
+        with subprocess.Popen([sys.executable, "-c", _SUPERVISOR], stdout=subprocess.PIPE, text=True) as proc:
+            try:
+                assert proc.stdout is not None and proc.stdout.readline().strip() == "ready"
+                time.sleep(0.003 * attempt)
+                proc.send_signal(signal.SIGTERM)
+                assert proc.wait(timeout=5) == 0
+            finally:
+                if proc.poll() is None:
+                    proc.kill()

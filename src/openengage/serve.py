@@ -294,9 +294,31 @@ class _Child:
         self.started_at = time.monotonic()
 
 
-def _supervise(children: list[_Child], stop: threading.Event) -> int:
-    """Wait for a signal, restarting children that die on the way; 1 when one fails to start."""
-    while not stop.wait(SUPERVISE_EVERY):
+class StopRequest:
+    """Set by serve's SIGTERM/SIGINT handler: a plain attribute, no lock. A Python signal handler runs in
+    the main thread between two bytecodes, possibly while that thread holds a lock; one that takes the
+    same lock waits for itself forever. `threading.Event.set()` takes its condition's lock, which the
+    supervisor's `Event.wait()` holds for a few bytecodes at every wake-up: a SIGTERM landing there would
+    leave `serve` hung (the `signal` module's documentation warns against locks in handlers)."""
+
+    def __init__(self) -> None:
+        self.requested = False
+
+    def handle(self, sig: int, frame: FrameType | None) -> None:
+        self.requested = True
+
+    def install(self) -> dict[int, Any]:
+        """Handle SIGTERM and SIGINT; returns the previous handlers."""
+        return {sig: signal.signal(sig, self.handle) for sig in (signal.SIGTERM, signal.SIGINT)}
+
+
+def _supervise(children: list[_Child], stop: StopRequest) -> int:
+    """Wait for a signal, restarting children that die on the way; 1 when one fails to start. Polls the
+    flag (a signal interrupts the sleep, which then sleeps out its 0.2 s)."""
+    while not stop.requested:
+        time.sleep(SUPERVISE_EVERY)
+        if stop.requested:
+            break
         for child in children:
             if child.process.is_alive():
                 continue
@@ -335,19 +357,15 @@ def serve(settings: Settings, app_factory: str = APP_FACTORY) -> int:
     """Run until SIGTERM or SIGINT; the exit status (0 after a clean shutdown). `app_factory` names the
     function that builds each worker's ASGI app from Settings (bench/ wraps the product's)."""
     setup_logging(settings.log_level, settings.log_format)
-    stop = threading.Event()
-
-    def on_signal(sig: int, frame: FrameType | None) -> None:
-        stop.set()
-
-    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
+    stop = StopRequest()
+    previous = stop.install()
     sock = bind(settings)
     metrics_dir = tempfile.mkdtemp(prefix="openengage-metrics-")
     try:
         creds = asyncio.run(prepare(settings))
         if creds is not None:
             print(first_run_text(creds, settings), flush=True)
-        if stop.is_set():
+        if stop.requested:
             return 0
         # Every child records its metrics in this directory; /metrics sums them (openengage.metrics).
         os.environ[MULTIPROC_ENV] = metrics_dir
