@@ -5,6 +5,8 @@ on every node within a second (the change bumps the config version every API nod
 Each generate form names the key it replaces (`replaces`). A browser's reload or back-and-resubmit sends
 the form again: without that check it would revoke the key the page had just shown, which the user may
 already have copied into a client. A form whose key is no longer current changes nothing and says so.
+A POST without the field (a script that sends only the CSRF token) generates as before: the check
+guards the page's own form.
 """
 
 from __future__ import annotations
@@ -33,6 +35,12 @@ async def _my_key(ctx: Context) -> ApiKey | None:
     active = [k for k in mine if k.revoked_at is None]
     chosen = active or mine
     return chosen[-1] if chosen else None
+
+
+def _stale(ctx: Context, current: str) -> bool:
+    """Whether the form names a key other than the current one (no `replaces` field: not checked)."""
+    sent = ctx.form.get("replaces")
+    return sent is not None and sent[0] != current
 
 
 def _rest_version(key: ApiKey | None) -> str:
@@ -75,7 +83,7 @@ async def rest_api(ctx: Context) -> Response:
 @page("integrations/rest-api/generate", UPDATE_INTEGRATIONS, methods=("POST",))
 async def rest_api_generate(ctx: Context) -> Response:
     """A new key for the signed-in member, shown in this response only; the old one is revoked with it."""
-    if ctx.field("replaces") != _rest_version(await _my_key(ctx)):
+    if _stale(ctx, _rest_version(await _my_key(ctx))):
         return await _rest_page(ctx, status=409, error=STALE_FORM)
     key = await ctx.store.issue_key(ctx.account_id, ctx.member.email, actor=ctx.actor)
     return await _rest_page(ctx, new_key=key)
@@ -100,7 +108,7 @@ async def data_api(ctx: Context) -> Response:
 
 @page("integrations/data-api/generate", UPDATE_INTEGRATIONS, methods=("POST",))
 async def data_api_generate(ctx: Context) -> Response:
-    if ctx.field("replaces") != await _data_version(ctx):
+    if _stale(ctx, await _data_version(ctx)):
         return await _data_page(ctx, status=409, error=STALE_FORM)
     key = await ctx.store.rotate_data_api_key(ctx.account_id, actor=ctx.actor)
     return await _data_page(ctx, new_key=key)
